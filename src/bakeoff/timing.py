@@ -1,0 +1,118 @@
+"""The one timing protocol, used for every method (encoders and LLMs alike).
+
+- Model loading and warm-up are excluded: one untimed warm-up batch runs first.
+- Building inputs, tokenising, the forward pass and the label decision are included: the clock
+  wraps ``Classifier.predict``, which starts from raw :class:`Example` objects.
+- The device is synchronised before any clock is read (CUDA kernels run asynchronously).
+- Throughput = examples per second over the whole evaluated split at the run's batch size.
+- Latency = per-example time at batch size 1, median and p95 over a seeded sample
+  (``latency_samples``, 64 by default) of the evaluated examples.
+- Peak memory: GPU memory allocated on CUDA, the process's peak resident memory on the CPU.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from bakeoff.classifier import Advance, Classifier, Predictions
+from bakeoff.data import Example
+
+
+@dataclass
+class Timing:
+    n_examples: int
+    batch_size: int
+    total_s: float
+    throughput_per_s: float
+    latency_median_ms: float
+    latency_p95_ms: float
+    latency_n: int
+    peak_memory_mb: float
+    memory_kind: str
+    device: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued device work so that a clock read means 'finished'."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_memory_mb(device: str) -> tuple[float, str]:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.max_memory_allocated(device) / 2**20, "gpu_max_allocated"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes
+    mb = peak / 2**20 if sys.platform == "darwin" else peak / 1024
+    return mb, "process_peak_rss"
+
+
+def timed_evaluation(
+    classifier: Classifier,
+    examples: Sequence[Example],
+    batch_size: int | None = None,
+    latency_samples: int = 64,
+    seed: int = 99,
+    advance: Advance | None = None,
+    latency_advance: Advance | None = None,
+) -> tuple[Predictions, Timing]:
+    """Predict every example under the protocol above; return predictions and their timing."""
+    device = classifier.device
+    bs = batch_size or classifier.batch_size
+    # warm-up (untimed): one batch, so lazy initialisation and kernel selection are not billed
+    classifier.predict(list(examples[: min(bs, len(examples))]), batch_size=bs)
+    _reset_peak(device)
+
+    synchronize(device)
+    start = time.perf_counter()
+    predictions = classifier.predict(examples, batch_size=bs, advance=advance)
+    synchronize(device)
+    total = time.perf_counter() - start
+
+    rng = random.Random(seed)
+    sample = rng.sample(range(len(examples)), min(latency_samples, len(examples)))
+    latencies = []
+    for i in sample:
+        synchronize(device)
+        t0 = time.perf_counter()
+        classifier.predict([examples[i]], batch_size=1)
+        synchronize(device)
+        latencies.append(time.perf_counter() - t0)
+        if latency_advance:
+            latency_advance(1)
+    peak, kind = _peak_memory_mb(device)
+    lat_ms = np.asarray(latencies) * 1000.0
+    return predictions, Timing(
+        n_examples=len(examples),
+        batch_size=bs,
+        total_s=total,
+        throughput_per_s=len(examples) / total if total > 0 else float("inf"),
+        latency_median_ms=float(np.median(lat_ms)) if lat_ms.size else 0.0,
+        latency_p95_ms=float(np.percentile(lat_ms, 95)) if lat_ms.size else 0.0,
+        latency_n=len(latencies),
+        peak_memory_mb=peak,
+        memory_kind=kind,
+        device=device,
+    )
