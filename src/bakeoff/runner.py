@@ -140,7 +140,9 @@ def run_experiment(
     store.start(experiment.id, config, experiment.dataset_key, data.task.label_names, environment())
     try:
         prepared = get_method(config.method).prepare(config, data, progress)
-        advance = progress.stage(f"evaluating on {len(examples)} {data.eval_split} examples", len(examples))
+        advance = progress.stage(
+            f"evaluating on {len(examples)} {data.eval_split} examples", len(examples)
+        )
         latency_advance = progress.stage(
             "latency at batch size 1", min(config.latency_samples, len(examples))
         )
@@ -156,8 +158,13 @@ def run_experiment(
         metrics = compute_metrics(gold, predictions.labels, data.task.label_names)
         training = {"train_time_s": prepared.train_time_s, **prepared.info}
         store.finish(
-            experiment.id, experiment.eval_indices, gold, predictions, metrics,
-            timing.to_dict(), training,
+            experiment.id,
+            experiment.eval_indices,
+            gold,
+            predictions,
+            metrics,
+            timing.to_dict(),
+            training,
         )
         return Outcome(experiment, "done", metrics=metrics)
     except BakeoffError as exc:

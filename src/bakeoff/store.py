@@ -138,9 +138,13 @@ class ResultsStore:
 
     def __init__(self, path: str | Path | None = None, timeout_s: float | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
-        timeout = timeout_s if timeout_s is not None else float(os.environ.get("BAKEOFF_DB_TIMEOUT", 10))
+        timeout = (
+            timeout_s if timeout_s is not None else float(os.environ.get("BAKEOFF_DB_TIMEOUT", 10))
+        )
         if self.path.exists() and self.path.is_dir():
-            raise BakeoffError(f"--db {self.path} is a directory; give a file path like {self.path}/bakeoff.db")
+            raise BakeoffError(
+                f"--db {self.path} is a directory; give a file path like {self.path}/bakeoff.db"
+            )
         if not self.path.parent.exists():
             raise BakeoffError(
                 f"folder {self.path.parent} for the results store does not exist; create it "
@@ -155,10 +159,13 @@ class ResultsStore:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
-                version = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = self._conn.execute(
+                    "SELECT value FROM meta WHERE key='schema_version'"
+                ).fetchone()
                 if version is None:
                     self._conn.execute(
-                        "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                        "INSERT INTO meta(key, value) VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),),
                     )
                 elif int(version[0]) > SCHEMA_VERSION:
                     raise BakeoffError(
@@ -269,7 +276,9 @@ class ResultsStore:
                 int(idx),
                 int(g),
                 int(predictions.labels[i]),
-                None if predictions.scores is None else json.dumps([round(float(s), 6) for s in predictions.scores[i]]),
+                None
+                if predictions.scores is None
+                else json.dumps([round(float(s), 6) for s in predictions.scores[i]]),
                 None if predictions.raw is None else predictions.raw[i],
             )
             for i, (idx, g) in enumerate(zip(indices, gold))
@@ -283,7 +292,13 @@ class ResultsStore:
             conn.execute(
                 """UPDATE experiments SET status='done', metrics=?, timing=?, training=?, error=NULL,
                        finished_at=? WHERE id=?""",
-                (json.dumps(metrics), json.dumps(timing), json.dumps(training), time.time(), experiment_id),
+                (
+                    json.dumps(metrics),
+                    json.dumps(timing),
+                    json.dumps(training),
+                    time.time(),
+                    experiment_id,
+                ),
             )
 
     def fail(self, experiment_id: str, error: str) -> None:

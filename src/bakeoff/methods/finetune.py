@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bakeoff.classifier import Advance, Prepared, Predictions, Progress
+from bakeoff.classifier import Advance, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, FinetuneSettings
 from bakeoff.data import Example, TaskData, stratified_sample
 from bakeoff.environment import best_device, resolve_precision
@@ -24,8 +24,16 @@ from bakeoff.models import resolve_model
 class EncoderClassifier:
     """A sequence-classification model plus its tokenizer, batched by length to cut padding."""
 
-    def __init__(self, model: Any, tokenizer: Any, label_names: Sequence[str], max_length: int,
-                 batch_size: int, device: str, precision: str) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        label_names: Sequence[str],
+        max_length: int,
+        batch_size: int,
+        device: str,
+        precision: str,
+    ) -> None:
         import torch
 
         self.model = model.to(device).eval()
@@ -42,18 +50,29 @@ class EncoderClassifier:
         texts = [ex.text for ex in batch]
         pairs = [ex.text_pair for ex in batch] if batch[0].text_pair is not None else None
         enc = self.tokenizer(
-            texts, pairs, truncation=True, max_length=self.max_length, padding="longest",
+            texts,
+            pairs,
+            truncation=True,
+            max_length=self.max_length,
+            padding="longest",
             return_tensors="pt",
         )
         return {k: v.to(self.device) for k, v in enc.items()}
 
-    def predict(self, examples: Sequence[Example], batch_size: int | None = None,
-                advance: Advance | None = None) -> Predictions:
+    def predict(
+        self,
+        examples: Sequence[Example],
+        batch_size: int | None = None,
+        advance: Advance | None = None,
+    ) -> Predictions:
         import torch
 
         bs = batch_size or self.batch_size
         # Sorting by length groups similar lengths in a batch (less padding); order is restored.
-        order = sorted(range(len(examples)), key=lambda i: len(examples[i].text) + len(examples[i].text_pair or ""))
+        order = sorted(
+            range(len(examples)),
+            key=lambda i: len(examples[i].text) + len(examples[i].text_pair or ""),
+        )
         parts = []
         with torch.inference_mode():
             for start in range(0, len(order), bs):
@@ -70,6 +89,7 @@ class FinetuneMethod:
     """Fine-tune ``config.model`` on the task's train split (optionally a stratified sample)."""
 
     def prepare(self, config: ExperimentConfig, data: TaskData, progress: Progress) -> Prepared:
+        import datasets
         import torch
         from transformers import (
             AutoModelForSequenceClassification,
@@ -81,7 +101,6 @@ class FinetuneMethod:
             TrainingArguments,
             set_seed,
         )
-        import datasets
 
         settings = config.finetune or FinetuneSettings()
         device = best_device()
@@ -105,7 +124,9 @@ class FinetuneMethod:
                 ignore_mismatched_sizes=True,
             )
         except (OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            first = (
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            )
             raise BakeoffError(
                 f"cannot load encoder '{config.model}' ({first}); check the id or path, "
                 "or connect to the Hugging Face hub"
@@ -126,13 +147,17 @@ class FinetuneMethod:
         }
         if task.is_pair:
             columns["text_pair"] = [ex.text_pair for ex in train]
-        train_ds = datasets.Dataset.from_dict(columns).map(
-            tokenize, batched=True, remove_columns=[c for c in columns if c != "label"]
-        ).rename_column("label", "labels")
+        train_ds = (
+            datasets.Dataset.from_dict(columns)
+            .map(tokenize, batched=True, remove_columns=[c for c in columns if c != "label"])
+            .rename_column("label", "labels")
+        )
 
         steps_per_epoch = -(-len(train_ds) // settings.batch_size)
         total_steps = max(1, round(steps_per_epoch * settings.epochs))
-        advance = progress.stage(f"training {config.model} on {len(train_ds)} examples", total_steps)
+        advance = progress.stage(
+            f"training {config.model} on {len(train_ds)} examples", total_steps
+        )
 
         class _Progress(TrainerCallback):
             def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -173,8 +198,13 @@ class FinetuneMethod:
 
         model = trainer.model
         classifier = EncoderClassifier(
-            model, tokenizer, task.label_names, settings.max_length,
-            settings.eval_batch_size, device, precision,
+            model,
+            tokenizer,
+            task.label_names,
+            settings.max_length,
+            settings.eval_batch_size,
+            device,
+            precision,
         )
         del trainer
         if device.startswith("cuda"):
