@@ -33,6 +33,8 @@ class EncoderClassifier:
         batch_size: int,
         device: str,
         precision: str,
+        pad_to_max_length: bool = False,
+        sort_by_length: bool = True,
     ) -> None:
         import torch
 
@@ -45,6 +47,10 @@ class EncoderClassifier:
         self.batch_size = batch_size
         self.device = device
         self.precision = precision
+        # the study's way (pad every batch to max_length, keep input order) stays available so
+        # benchmarks can measure it under the same protocol
+        self.padding = "max_length" if pad_to_max_length else "longest"
+        self.sort_by_length = sort_by_length
 
     def _encode(self, batch: Sequence[Example]) -> dict[str, Any]:
         texts = [ex.text for ex in batch]
@@ -54,7 +60,7 @@ class EncoderClassifier:
             pairs,
             truncation=True,
             max_length=self.max_length,
-            padding="longest",
+            padding=self.padding,
             return_tensors="pt",
         )
         return {k: v.to(self.device) for k, v in enc.items()}
@@ -69,10 +75,9 @@ class EncoderClassifier:
 
         bs = batch_size or self.batch_size
         # Sorting by length groups similar lengths in a batch (less padding); order is restored.
-        order = sorted(
-            range(len(examples)),
-            key=lambda i: len(examples[i].text) + len(examples[i].text_pair or ""),
-        )
+        order = list(range(len(examples)))
+        if self.sort_by_length:
+            order.sort(key=lambda i: len(examples[i].text) + len(examples[i].text_pair or ""))
         parts = []
         with torch.inference_mode():
             for start in range(0, len(order), bs):
