@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from bakeoff.errors import BakeoffError
+from bakeoff.report import report_command
 
 app = typer.Typer(
     add_completion=False,
@@ -427,6 +428,9 @@ def results(
             f"[yellow]{r.status}[/] {r.task} / {r.model} / {r.method}: {(r.error or '').strip().splitlines()[-1] if r.error else 'interrupted; re-run to finish'}",
             highlight=False,
         )
+
+
+app.command("report")(report_command)
 
 
 def _quiet_libraries() -> None:

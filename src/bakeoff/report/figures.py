@@ -1,0 +1,554 @@
+"""The report's figures: each has a ``*_data`` function (the numbers) and a ``draw_*`` function.
+
+Keeping the numbers apart from matplotlib lets tests check exactly what is plotted without
+parsing images, and keeps the drawing code free of logic. Figures are written as PNG (embedded in
+report.html) and SVG (for slides and papers), with the Agg backend so no display is needed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from bakeoff.report.analysis import METHOD_ORDER, Entry, ReportData, TaskSection  # noqa: E402
+
+#: Okabe-Ito: distinguishable with the common colour-vision deficiencies
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#332288", "#999933"]
+MARKERS = {"finetune": "o", "zero-shot": "s", "few-shot": "^"}
+FIGURE_DPI = 160
+STATUS_COLORS = {
+    "": "#ffffff",
+    "winner": "#1a7f37",
+    "alone": "#8fd19e",
+    "leader": "#8fd19e",
+    "tied": "#d2f4da",
+    "behind": "#eef0f3",
+    "n/c": "#fff4d6",
+}
+STATUS_LABELS = {
+    "winner": "winner: significantly better than every other",
+    "leader": "most accurate, but tied",
+    "tied": "not significantly different from the most accurate",
+    "behind": "significantly behind the most accurate",
+    "n/c": "not comparable (different examples)",
+}
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9.5,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#57606a",
+    "axes.labelcolor": "#24292f",
+    "xtick.color": "#57606a",
+    "ytick.color": "#57606a",
+    "svg.hashsalt": "bakeoff",
+    "svg.fonttype": "path",
+}
+
+
+def column_order(entries: Sequence[Entry]) -> list[str]:
+    """Experiment names across tasks: encoders first, then zero-shot, then few-shot; by model."""
+    seen: dict[str, tuple[int, str]] = {}
+    for e in entries:
+        seen.setdefault(e.name, (METHOD_ORDER.get(e.method, 9), e.model))
+    return sorted(seen, key=lambda n: (*seen[n], n))
+
+
+def colors_for(names: Sequence[str]) -> dict[str, str]:
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "task"
+
+
+# ---------------------------------------------------------------------------------------------
+# scorecard
+
+
+@dataclass
+class ScorecardData:
+    tasks: list[str]
+    columns: list[str]
+    #: per task and column: winner, leader, tied, behind, n/c, alone, or "" (not run)
+    status: list[list[str]]
+    #: accuracy in percent, None where not run
+    accuracy: list[list[float | None]]
+    #: one line per task: who wins, or who is tied
+    verdicts: list[str]
+
+
+def verdict_line(section: TaskSection) -> str:
+    v = section.verdict
+    if v.leader is None:
+        return "no predictions to compare"
+    leader = section.name_of(v.leader)
+    if v.status == "alone":
+        return f"{leader} (only experiment)"
+    if v.status == "winner":
+        return f"winner: {leader}"
+    tied = [section.name_of(i) for i in v.tied_with + v.not_beaten + v.not_comparable]
+    return f"no single winner: {leader} tied with {', '.join(tied)}"
+
+
+def scorecard_data(data: ReportData) -> ScorecardData:
+    columns = column_order(data.entries)
+    status, accuracy = [], []
+    for s in data.sections:
+        v = s.verdict
+        row_status = {c: "" for c in columns}
+        row_acc: dict[str, float | None] = {c: None for c in columns}
+        for e in s.entries:
+            row_acc[e.name] = 100 * e.accuracy
+            if e.id == v.leader:
+                row_status[e.name] = {"winner": "winner", "alone": "alone"}.get(v.status, "leader")
+            elif e.id in v.tied_with:
+                row_status[e.name] = "tied"
+            elif e.id in v.beats:
+                row_status[e.name] = "behind"
+            else:
+                row_status[e.name] = "n/c"
+        status.append([row_status[c] for c in columns])
+        accuracy.append([row_acc[c] for c in columns])
+    return ScorecardData(
+        [s.task for s in data.sections],
+        columns,
+        status,
+        accuracy,
+        [verdict_line(s) for s in data.sections],
+    )
+
+
+def _two_lines(name: str) -> str:
+    """'model · method' as two lines, so column labels can stay horizontal."""
+    return name.replace(" · ", "\n", 1)
+
+
+def draw_scorecard(d: ScorecardData) -> Figure:
+    codes = list(STATUS_COLORS)
+    n_rows, n_cols = len(d.tasks), len(d.columns)
+    present = [k for k in STATUS_LABELS if any(k in row for row in d.status)]
+    width = min(14.0, max(6.0, 1.2 + 1.45 * n_cols))
+    height = 1.3 + 0.55 * n_rows + 0.22 * len(present)
+    fig = plt.figure(figsize=(width, height))
+    legend_h = (0.22 * len(present) + 0.15) / height
+    ax = fig.add_axes(
+        (0.9 / width, legend_h + 0.05 / height, 1 - 1.0 / width, 1 - legend_h - 1.15 / height)
+    )
+    grid = [[codes.index(s) for s in row] for row in d.status]
+    cmap = ListedColormap([STATUS_COLORS[c] for c in codes])
+    ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=len(codes) - 0.5, aspect="auto")
+    for i in range(n_rows):
+        for j in range(n_cols):
+            acc, st = d.accuracy[i][j], d.status[i][j]
+            if acc is None:
+                ax.text(j, i, "—", ha="center", va="center", color="#8c959f")
+                continue
+            star = "★ " if st == "winner" else ""
+            ax.text(
+                j,
+                i,
+                f"{star}{acc:.1f}",
+                ha="center",
+                va="center",
+                fontsize=11,
+                fontweight="bold" if st in ("winner", "leader", "alone") else "normal",
+                color="white" if st == "winner" else "#24292f",
+            )
+    ax.set_xticks(range(n_cols), [_two_lines(c) for c in d.columns], fontsize=9)
+    ax.set_yticks(range(n_rows), d.tasks, fontweight="bold", fontsize=10)
+    ax.xaxis.tick_top()
+    ax.set_xticks([x - 0.5 for x in range(1, n_cols)], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(1, n_rows)], minor=True)
+    ax.tick_params(which="both", length=0)
+    ax.grid(which="minor", color="white", linewidth=4)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    fig.suptitle(
+        "Who wins each task: accuracy %, paired McNemar exact tests, Holm-corrected",
+        x=0.01,
+        ha="left",
+        fontweight="bold",
+        fontsize=11,
+    )
+    handles = [
+        Patch(facecolor=STATUS_COLORS[k], edgecolor="#d0d7de", label=STATUS_LABELS[k])
+        for k in present
+    ]
+    if handles:
+        fig.legend(
+            handles=handles,
+            loc="lower left",
+            frameon=False,
+            fontsize=8.5,
+            bbox_to_anchor=(0.01, 0.0),
+            handlelength=1.6,
+        )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# accuracy bars
+
+
+@dataclass
+class BarSeries:
+    name: str
+    x: list[float]
+    #: accuracy in percent, and the distances from it to the interval's ends
+    height: list[float]
+    err_low: list[float]
+    err_high: list[float]
+    tasks: list[str]
+
+
+@dataclass
+class BarData:
+    tasks: list[str]
+    width: float
+    series: list[BarSeries]
+
+
+def accuracy_bars_data(data: ReportData) -> BarData:
+    columns = column_order(data.entries)
+    widest = max(len(s.entries) for s in data.sections)
+    width = 0.8 / widest
+    series = {c: BarSeries(c, [], [], [], [], []) for c in columns}
+    for i, s in enumerate(data.sections):
+        present = [e for c in columns for e in s.entries if e.name == c]
+        start = i - width * len(present) / 2
+        for j, e in enumerate(present):
+            b = series[e.name]
+            b.x.append(start + width * (j + 0.5))
+            b.height.append(100 * e.accuracy)
+            b.err_low.append(100 * (e.accuracy - e.ci_low))
+            b.err_high.append(100 * (e.ci_high - e.accuracy))
+            b.tasks.append(s.task)
+    return BarData([s.task for s in data.sections], width, [b for b in series.values() if b.x])
+
+
+def draw_accuracy_bars(d: BarData, colors: dict[str, str]) -> Figure:
+    fig, ax = plt.subplots(
+        figsize=(max(6.5, 1.0 + 1.6 * len(d.tasks) * max(1, len(d.series)) ** 0.5), 4.2)
+    )
+    for b in d.series:
+        ax.bar(
+            b.x,
+            b.height,
+            width=d.width * 0.92,
+            color=colors.get(b.name, "#57606a"),
+            label=b.name,
+            yerr=[b.err_low, b.err_high],
+            capsize=3,
+            error_kw={"elinewidth": 1, "ecolor": "#24292f"},
+        )
+    ax.set_xticks(range(len(d.tasks)), d.tasks, fontweight="bold")
+    ax.set_ylabel("accuracy (%), 95% interval")
+    lows = [h - lo for b in d.series for h, lo in zip(b.height, b.err_low)]
+    ax.set_ylim(max(0.0, math.floor(min(lows) / 10) * 10 - 10), 100)
+    ax.grid(axis="y", color="#eaeef2")
+    ax.set_axisbelow(True)
+    ax.set_title("Accuracy by task", loc="left")
+    ax.legend(frameon=False, fontsize=8.5, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# accuracy against latency
+
+
+@dataclass
+class TradeoffPoint:
+    name: str
+    method: str
+    latency_ms: float
+    p95_ms: float
+    accuracy: float
+    low: float
+    high: float
+    on_front: bool
+
+
+@dataclass
+class TradeoffData:
+    task: str
+    points: list[TradeoffPoint]
+    #: the Pareto front (median latency, accuracy), fastest first
+    front: list[tuple[float, float]]
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
+    """True for points no other point beats on both axes (lower latency, higher accuracy)."""
+    flags = []
+    for i, (lat, acc) in enumerate(points):
+        dominated = any(
+            (l2 <= lat and a2 >= acc) and (l2 < lat or a2 > acc)
+            for j, (l2, a2) in enumerate(points)
+            if j != i
+        )
+        flags.append(not dominated)
+    return flags
+
+
+def tradeoff_data(section: TaskSection) -> TradeoffData:
+    raw = [(e.latency_ms("median"), 100 * e.accuracy) for e in section.entries]
+    front = pareto_front(raw)
+    points = [
+        TradeoffPoint(
+            e.name,
+            e.method,
+            e.latency_ms("median"),
+            e.latency_ms("p95"),
+            100 * e.accuracy,
+            100 * e.ci_low,
+            100 * e.ci_high,
+            f,
+        )
+        for e, f in zip(section.entries, front)
+    ]
+    line = sorted((p.latency_ms, p.accuracy) for p in points if p.on_front)
+    return TradeoffData(section.task, points, line)
+
+
+def _label_points(ax: Axes, points: Sequence[TradeoffPoint]) -> None:
+    """Name each point, nudging a label down until it overlaps none placed before it.
+
+    Experiments with the same latency (zero- and few-shot of one model) would otherwise print
+    their names on top of each other.
+    """
+    placed: list[tuple[float, float, float, float]] = []  # label boxes, in points
+    to_points = 72.0 / ax.figure.dpi
+    for p in sorted(points, key=lambda q: -q.accuracy):
+        x, y = (v * to_points for v in ax.transData.transform((p.latency_ms, p.accuracy)))
+        w, h = 4.7 * len(p.name) + 4, 10.0
+        dy = 3.0
+        box = (x + 7, y + dy, x + 7 + w, y + dy + h)
+        for _ in range(2 * len(points)):
+            box = (x + 7, y + dy, x + 7 + w, y + dy + h)
+            if not any(
+                box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed
+            ):
+                break
+            dy -= h + 1
+        placed.append(box)
+        ax.annotate(
+            p.name,
+            (p.latency_ms, p.accuracy),
+            textcoords="offset points",
+            xytext=(7, dy),
+            fontsize=8,
+            color="#24292f",
+            va="bottom",
+        )
+
+
+def draw_tradeoff(ds: Sequence[TradeoffData], colors: dict[str, str]) -> Figure:
+    from matplotlib.lines import Line2D
+
+    n = len(ds)
+    cols = 1 if n == 1 else 2
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.0 * rows + 0.6), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, d in zip(axes.flat, ds):
+        lats = [p.latency_ms for p in d.points if p.latency_ms > 0] or [1.0]
+        x_max = max([p.p95_ms for p in d.points] + lats) * 6
+        for p in d.points:
+            ax.errorbar(
+                [p.latency_ms],
+                [p.accuracy],
+                yerr=[[p.accuracy - p.low], [p.high - p.accuracy]],
+                xerr=[[0], [max(0.0, p.p95_ms - p.latency_ms)]],
+                fmt=MARKERS.get(p.method, "o"),
+                color=colors.get(p.name, "#57606a"),
+                markersize=8,
+                markeredgecolor="#24292f" if p.on_front else "white",
+                markeredgewidth=1.4,
+                elinewidth=0.9,
+                capsize=2,
+                zorder=3,
+            )
+        y_lo = min(p.low for p in d.points) - 5
+        if d.front:
+            # the front as a staircase; everything right of and below it is dominated
+            fx = [x for x, _ in d.front] + [x_max]
+            fy = [y for _, y in d.front] + [d.front[-1][1]]
+            ax.step(fx, fy, where="post", color="#1a7f37", linewidth=1.6, linestyle="--", zorder=2)
+            ax.fill_between(
+                fx, fy, y_lo, step="post", color="#8c959f", alpha=0.08, zorder=1, linewidth=0
+            )
+        ax.set_xscale("log")
+        ax.set_xlim(min(lats) / 2, x_max)
+        # 1-2-5 ticks written as plain numbers ('200', not '2 x 10^2')
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(y_lo, min(101.0, max(p.high for p in d.points) + 4))
+        ax.set_xlabel("latency per example, ms (median, whisker to p95; log scale)")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(color="#eaeef2", which="major")
+        ax.set_axisbelow(True)
+        ax.set_title(d.task, loc="left")
+    methods = sorted({p.method for d in ds for p in d.points}, key=lambda m: METHOD_ORDER.get(m, 9))
+    handles = [
+        Line2D(
+            [], [], linestyle="", marker=MARKERS.get(m, "o"), color="#8c959f", markersize=7, label=m
+        )
+        for m in methods
+    ]
+    handles += [
+        Line2D([], [], color="#1a7f37", linestyle="--", label="Pareto front (outlined points)"),
+        Patch(facecolor="#8c959f", alpha=0.15, label="dominated: slower and less accurate"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8.5)
+    fig.suptitle(
+        "Accuracy against latency: up and to the left is better",
+        x=0.01,
+        ha="left",
+        fontweight="bold",
+    )
+    fig.tight_layout(rect=(0, 0.6 / (4.0 * rows + 0.6), 1, 0.97))
+    for ax, d in zip(axes.flat, ds):  # after layout, so label positions are final
+        _label_points(ax, d.points)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# confusion matrices
+
+
+@dataclass
+class ConfusionData:
+    name: str
+    #: rows: gold label; columns: predicted label (plus 'invalid' when any answer was invalid)
+    matrix: list[list[int]]
+    row_labels: list[str]
+    col_labels: list[str]
+
+
+def confusion_data(section: TaskSection) -> list[ConfusionData]:
+    labels = section.label_names
+    with_invalid = any(not 0 <= r.pred < len(labels) for e in section.entries for r in e.rows)
+    cols = labels + (["invalid"] if with_invalid else [])
+    out = []
+    for e in section.entries:
+        m = [[0] * len(cols) for _ in labels]
+        for r in e.rows:
+            if 0 <= r.gold < len(labels):
+                m[r.gold][r.pred if 0 <= r.pred < len(labels) else len(labels)] += 1
+        out.append(ConfusionData(e.name, m, list(labels), cols))
+    return out
+
+
+def draw_confusions(task: str, ds: Sequence[ConfusionData]) -> Figure:
+    n = len(ds)
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    w = 1.4 + 0.6 * len(ds[0].col_labels)
+    h = 1.3 + 0.55 * len(ds[0].row_labels)
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols + 0.4, h * rows + 0.5), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, d in zip(axes.flat, ds):
+        norm = [[v / max(1, sum(row)) for v in row] for row in d.matrix]
+        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        for i, row in enumerate(d.matrix):
+            for j, v in enumerate(row):
+                ax.text(
+                    j,
+                    i,
+                    str(v),
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white" if norm[i][j] > 0.55 else "#24292f",
+                )
+        ax.set_xticks(range(len(d.col_labels)), d.col_labels, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks(range(len(d.row_labels)), d.row_labels, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("gold", fontsize=8)
+        ax.set_title(d.name, fontsize=9, loc="left")
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    fig.suptitle(f"Confusion matrices: {task}", x=0.01, ha="left", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+@dataclass
+class FigureFiles:
+    key: str
+    title: str
+    png: Path
+    svg: Path
+
+
+def save(fig: Figure, folder: Path, stem: str) -> tuple[Path, Path]:
+    """PNG at 2x for sharp screens, SVG with fixed ids and no date so reruns are byte-identical."""
+    folder.mkdir(parents=True, exist_ok=True)
+    png, svg = folder / f"{stem}.png", folder / f"{stem}.svg"
+    fig.savefig(png, dpi=FIGURE_DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return png, svg
+
+
+def write_figures(data: ReportData, folder: Path) -> list[FigureFiles]:
+    """Draw and save every figure; the returned list is in report order."""
+    out = []
+    with plt.rc_context(STYLE):
+        colors = colors_for(column_order(data.entries))
+        out.append(
+            FigureFiles(
+                "scorecard",
+                "Scorecard",
+                *save(draw_scorecard(scorecard_data(data)), folder, "scorecard"),
+            )
+        )
+        out.append(
+            FigureFiles(
+                "accuracy",
+                "Accuracy with 95% intervals",
+                *save(draw_accuracy_bars(accuracy_bars_data(data), colors), folder, "accuracy"),
+            )
+        )
+        tradeoffs = [tradeoff_data(s) for s in data.sections]
+        out.append(
+            FigureFiles(
+                "accuracy_latency",
+                "Accuracy against latency",
+                *save(draw_tradeoff(tradeoffs, colors), folder, "accuracy_latency"),
+            )
+        )
+        for s in data.sections:
+            stem = f"confusion_{slug(s.task)}"
+            out.append(
+                FigureFiles(
+                    stem,
+                    f"Confusion matrices: {s.task}",
+                    *save(draw_confusions(s.task, confusion_data(s)), folder, stem),
+                )
+            )
+    return out
