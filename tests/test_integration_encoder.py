@@ -13,9 +13,21 @@ from bakeoff.store import ResultsStore
 pytestmark = pytest.mark.integration
 
 
-def test_minilm_finetunes_on_sst2_and_beats_chance(tmp_path: Path, data_dir: Path, minilm_path: Path) -> None:
-    grid = make_grid(dict(tasks=["sst2"], models=["minilm"], methods=["finetune"], data_dir=str(data_dir),
-                          train_limit=512, eval_limit=128, latency_samples=8, finetune={"epochs": 2, "learning_rate": 1e-4}))
+def test_minilm_finetunes_on_sst2_and_beats_chance(
+    tmp_path: Path, data_dir: Path, minilm_path: Path
+) -> None:
+    grid = make_grid(
+        dict(
+            tasks=["sst2"],
+            models=["minilm"],
+            methods=["finetune"],
+            data_dir=str(data_dir),
+            train_limit=512,
+            eval_limit=128,
+            latency_samples=8,
+            finetune={"epochs": 2, "learning_rate": 1e-4},
+        )
+    )
     store = ResultsStore(tmp_path / "b.db")
     [outcome] = LocalExecutor().run(plan(grid), store)
     assert outcome.status == "done", outcome.error

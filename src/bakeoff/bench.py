@@ -137,9 +137,9 @@ def matmul_rate(dtype: str = "bf16", n: int = 2048, repeats: int = 8, device: st
 def non_embedding_params(model: Any) -> int:
     """Parameters doing matmul work per token: everything but input embeddings (and a tied head)."""
     total = sum(p.numel() for p in model.parameters())
-    embedding_ids = {
-        id(m.weight) for m in model.modules() if m.__class__.__name__.endswith("Embedding")
-    }
+    import torch
+
+    embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
     embedded = sum(p.numel() for p in model.parameters() if id(p) in embedding_ids)
     return total - embedded
 
@@ -184,3 +184,144 @@ def stretch(examples: list[Example], tokens: int) -> list[Example]:
             text = f"{text} {ex.text}"
         out.append(Example(text=text, label=ex.label, text_pair=ex.text_pair))
     return out
+
+
+def _texts(
+    data_dir: str | None, task_name: str, limit: int, seed: int
+) -> tuple[Any, list[Example]]:
+    """Real evaluation texts where a data folder (or the hub) is available."""
+    from bakeoff.data import load_builtin, stratified_sample
+    from bakeoff.tasks import get_task
+
+    task = get_task(task_name)
+    data = load_builtin(task, data_dir)
+    return task, stratified_sample(data.eval, limit, seed)
+
+
+def random_model(arch: str, precision: str, device: str, num_labels: int = 2) -> tuple[str, Any]:
+    """The architecture of one of the study's models, with random weights, ready for inference."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
+
+    kind, make_config = STUDY_ARCHITECTURES[arch]
+    config = make_config()
+    set_seed(0)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    if kind == "encoder":
+        config.num_labels = num_labels
+        model = AutoModelForSequenceClassification.from_config(config, dtype=dtype)
+    else:
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    return kind, model.to(device).eval()
+
+
+def _stand_in_tokenizers() -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    from bakeoff.backends.causal_lm import load_causal_lm
+    from bakeoff.models import resolve_model
+
+    encoder_tok = AutoTokenizer.from_pretrained(resolve_model("minilm").name_or_path)
+    llm_tok = load_causal_lm("smollm2-135m", "cpu", "fp32").tokenizer
+    return {"encoder": encoder_tok, "causal": llm_tok}
+
+
+def run_bench(
+    archs: list[str],
+    task_name: str = "sst2",
+    data_dir: str | None = None,
+    limit: int = 64,
+    batch_size: int = 32,
+    max_lengths: list[int] | None = None,
+    precision: str = "auto",
+    latency_samples: int = 16,
+    seed: int = 99,
+    on_row: Callable[[BenchRow], None] | None = None,
+) -> tuple[list[BenchRow], dict[str, float]]:
+    """Measure each architecture on real texts (and, with ``max_lengths``, on inputs stretched to
+    each length) under the timing protocol; returns the rows and the measured matmul rates."""
+    from bakeoff.environment import best_device, resolve_precision
+    from bakeoff.methods.finetune import EncoderClassifier
+    from bakeoff.timing import timed_evaluation
+
+    device = best_device()
+    prec = resolve_precision(precision, device)
+    rates = {"bf16": matmul_rate("bf16", device=device), "fp32": matmul_rate("fp32", device=device)}
+    task, examples = _texts(data_dir, task_name, limit, seed)
+    tokenizers = _stand_in_tokenizers()
+    rows: list[BenchRow] = []
+    for arch in archs:
+        if arch not in STUDY_ARCHITECTURES:
+            from bakeoff.errors import BakeoffError
+
+            raise BakeoffError(
+                f"unknown architecture '{arch}'; choose from {', '.join(STUDY_ARCHITECTURES)}"
+            )
+        kind, model = random_model(arch, prec, device, task.num_labels)
+        params = non_embedding_params(model)
+        tok = tokenizers[kind]
+        lengths: list[int | None] = [None, *(max_lengths or [])]
+        for length in lengths:
+            inputs = examples if length is None else stretch(examples, length)
+            if kind == "encoder":
+                max_len = length or 128
+                clf: Any = EncoderClassifier(
+                    model, tok, task.label_names, max_len, batch_size, device, prec
+                )
+                what = "inference"
+                tokens = mean_tokens(tok, inputs, max_len)
+            else:
+                clf = _llm_classifier(model, tok, task, batch_size, device, length)
+                max_len = clf.settings.max_length
+                # work actually done per example: the prompt minus the cached shared prefix
+                tokens = prompt_mean_tokens(clf, inputs)
+                what = "zero-shot label scoring"
+            _, timing = timed_evaluation(
+                clf, inputs, latency_samples=min(latency_samples, len(inputs)), seed=seed
+            )
+            top = roof(rates[prec], params, tokens)
+            row = BenchRow(
+                model=arch,
+                kind=kind,
+                what=what,
+                precision=prec,
+                batch_size=timing.batch_size,
+                max_length=max_len,
+                mean_tokens=tokens,
+                throughput_per_s=timing.throughput_per_s,
+                latency_median_ms=timing.latency_median_ms,
+                roof_per_s=top,
+                roof_fraction=timing.throughput_per_s / top,
+            )
+            rows.append(row)
+            if on_row:
+                on_row(row)
+        del model
+    return rows, rates
+
+
+def _llm_classifier(
+    model: Any, tokenizer: Any, task: Any, batch_size: int, device: str, length: int | None
+) -> Any:
+    """A zero-shot label-scoring classifier around a random-weight LM."""
+    from bakeoff.backends.causal_lm import LoadedLM
+    from bakeoff.config import PromptSettings
+    from bakeoff.methods.prompted import PromptedClassifier
+    from bakeoff.prompts import PromptBuilder, build_format
+
+    settings = PromptSettings(k=0, batch_size=batch_size, max_length=length or 2048)
+    lm = LoadedLM(model, tokenizer, "random weights", 0.0, "memory")
+    builder = PromptBuilder(build_format(task, settings), [], tokenizer, True)
+    clf = PromptedClassifier(lm, builder, settings, device, batch_size, False)
+    clf.encode_prefix()
+    return clf
+
+
+def prompt_mean_tokens(clf: Any, examples: list[Example]) -> float:
+    """Mean tokens computed per example: prompt (capped at max_length) minus the cached prefix."""
+    tok = clf.lm.tokenizer
+    lengths = [
+        len(tok(clf.builder.prompt(ex), add_special_tokens=False)["input_ids"]) for ex in examples
+    ]
+    prefix = len(clf.prefix.tokens) if clf.prefix is not None else 0
+    return max(min(sum(lengths) / len(lengths), clf.settings.max_length) - prefix, 1.0)

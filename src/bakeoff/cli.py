@@ -433,6 +433,93 @@ def results(
 app.command("report")(report_command)
 
 
+@app.command()
+def bench(
+    models: Annotated[
+        str, typer.Option("--models", "-m", help="Architectures, comma-separated.")
+    ] = "bert-base,deberta-v3-base,qwen2-0.5b,qwen2.5-1.5b,gemma-2-2b",
+    task: Annotated[str, typer.Option("--task", "-t", help="Task whose texts are used.")] = "sst2",
+    data_dir: Annotated[
+        Optional[str], typer.Option("--data-dir", envvar="BAKEOFF_DATA_DIR")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Examples per measurement.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Batch size for throughput.")] = 32,
+    max_length: Annotated[
+        Optional[str],
+        typer.Option("--max-length", help="Sweep of input lengths, e.g. 128,256,512,2048."),
+    ] = None,
+    precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
+    latency_samples: Annotated[int, typer.Option(help="Examples timed at batch size 1.")] = 16,
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="Also write the rows as JSON.")
+    ] = None,
+) -> None:
+    """Speed only: the study's five architectures with random weights, by the same timing protocol."""
+    import json
+
+    from bakeoff.bench import run_bench
+
+    table = Table(title="bakeoff bench (random weights; speed does not depend on them)")
+    for col in (
+        "model",
+        "measures",
+        "prec",
+        "batch",
+        "max len",
+        "tokens",
+        "examples/s",
+        "p50 ms",
+        "roof/s",
+        "of roof",
+    ):
+        table.add_column(
+            col, justify="right" if col not in ("model", "measures", "prec") else "left"
+        )
+    try:
+        lengths = (
+            [_int_option(x, "--max-length") for x in _split([max_length])] if max_length else None
+        )
+        with console.status("measuring...") as status:
+
+            def show(row: Any) -> None:
+                status.update(f"measured {row.model} at max length {row.max_length}")
+                table.add_row(
+                    row.model,
+                    row.what,
+                    row.precision,
+                    str(row.batch_size),
+                    str(row.max_length),
+                    f"{row.mean_tokens:.0f}",
+                    f"{row.throughput_per_s:.1f}",
+                    f"{row.latency_median_ms:.1f}",
+                    f"{row.roof_per_s:.1f}",
+                    f"{row.roof_fraction:.0%}",
+                )
+
+            rows, rates = run_bench(
+                _split([models]),
+                task,
+                data_dir,
+                limit,
+                batch_size,
+                lengths,
+                precision,
+                latency_samples,
+                on_row=show,
+            )
+    except BakeoffError as exc:
+        _fail(exc)
+    console.print(table)
+    console.print(
+        f"matmul rate: bf16 {rates['bf16'] / 1e9:.0f} GFLOP/s, fp32 {rates['fp32'] / 1e9:.0f} GFLOP/s; "
+        "roof = rate / (2 x non-embedding params x tokens computed per example)"
+    )
+    if json_out:
+        json_out.write_text(
+            json.dumps({"rates": rates, "rows": [r.to_dict() for r in rows]}, indent=2)
+        )
+
+
 def _quiet_libraries() -> None:
     """Our own progress bars replace the libraries' per-call bars and load reports."""
     import os
@@ -454,7 +541,7 @@ def _quiet_libraries() -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "run":
+    if len(sys.argv) > 1 and sys.argv[1] in ("run", "bench"):
         _quiet_libraries()
     try:
         app()

@@ -1,0 +1,240 @@
+"""Methods ``zero-shot`` and ``few-shot``: a causal LM prompted with the task, no training.
+
+The model answers by log-likelihood (``loglik``, default: the label whose answer word is most
+likely after the prompt; no parsing, so no invalid answers) or by greedy generation
+(``generate``, the study's method: the answer text is parsed strictly, and anything that is not
+a label is INVALID, never a guessed class). Few-shot examples come from the train split only,
+as a seeded stratified sample in shuffled order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from bakeoff.backends.causal_lm import LoadedLM, load_causal_lm
+from bakeoff.classifier import Advance, Predictions, Prepared, Progress
+from bakeoff.config import ExperimentConfig, PromptSettings
+from bakeoff.data import Example, TaskData
+from bakeoff.environment import best_device, resolve_precision
+from bakeoff.prompts import PromptBuilder, PromptFormat, build_format, sample_shots
+from bakeoff.scoring import (
+    CausalLMEngine,
+    EncodedPrefix,
+    build_requests,
+    prompt_tokens,
+    shared_prefix_tokens,
+)
+
+#: 'auto' batch size on a CPU: scoring throughput there stops growing at about this size
+#: (REFERENCE: SmolLM2 13 prompts/s at batch 1, 33 at batch 8, near the bf16 roof)
+CPU_AUTO_BATCH = 8
+#: 'auto' on a GPU starts here and halves until a batch of the longest prompts fits
+GPU_AUTO_BATCH_START = 512
+
+
+def _softmax(values: Sequence[float]) -> list[float]:
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _pad_id(tokenizer: Any) -> int:
+    """Any id works for padding (padded slots are masked out); prefer the tokenizer's own."""
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if candidate is not None:
+            return int(candidate)
+    return 0
+
+
+class PromptedClassifier:
+    """A causal LM that labels examples by prompting; ``predict`` includes building prompts
+    and tokenising, as the timing protocol requires."""
+
+    def __init__(
+        self,
+        lm: LoadedLM,
+        builder: PromptBuilder,
+        settings: PromptSettings,
+        device: str,
+        batch_size: int,
+        backoff: bool,
+    ) -> None:
+        self.lm = lm
+        self.builder = builder
+        self.fmt: PromptFormat = builder.fmt
+        self.settings = settings
+        self.device = device
+        self.batch_size = batch_size
+        self.backoff = backoff
+        self.label_names = self.fmt.label_names
+        self.engine = CausalLMEngine(lm.model, _pad_id(lm.tokenizer), device)
+        self.prefix: EncodedPrefix | None = None
+        self._warned_truncation = False
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    def encode_prefix(self) -> float:
+        """Encode the shared prefix once (model set-up, like loading); returns seconds taken."""
+        start = time.perf_counter()
+        probes = [
+            self.fmt.render_input(ex) + self.builder.parts.suffix for ex in self.builder.shots
+        ]
+        probes.append(self.builder.parts.suffix)  # covers the zero-shot case too
+        tokens = shared_prefix_tokens(
+            self.lm.tokenizer,
+            self.builder.parts.prefix,
+            probes,
+            self.builder.parts.add_special_tokens,
+        )
+        self.prefix = self.engine.encode_prefix(tokens)
+        return time.perf_counter() - start
+
+    def answer_tokens(self, example: Example) -> list[list[str]]:
+        """The tokens scored for each label after ``example``'s prompt (shows the seam)."""
+        parts = self.builder.parts
+        (request,), _ = build_requests(
+            self.lm.tokenizer,
+            [self.builder.prompt(example)],
+            parts.delimiter,
+            self.fmt.verbalizers,
+            parts.add_special_tokens,
+            self.settings.max_length,
+        )
+        return [self.lm.tokenizer.convert_ids_to_tokens(list(c)) for c in request.continuations]
+
+    # -- prediction -----------------------------------------------------------------------------
+
+    def _note_truncation(self, n: int) -> None:
+        if n and not self._warned_truncation:
+            self._warned_truncation = True
+            warnings.warn(
+                f"{n} prompt(s) longer than max_length={self.settings.max_length} tokens were "
+                "cut from the left; raise prompt max_length to keep them whole",
+                stacklevel=3,
+            )
+
+    def _predict_loglik(self, prompts: list[str], bs: int, advance: Advance | None) -> Predictions:
+        parts = self.builder.parts
+        requests, truncated = build_requests(
+            self.lm.tokenizer,
+            prompts,
+            parts.delimiter,
+            self.fmt.verbalizers,
+            parts.add_special_tokens,
+            self.settings.max_length,
+        )
+        self._note_truncation(truncated)
+        logliks = self.engine.loglik(requests, self.prefix, bs, advance, self.backoff)
+        scores = [_softmax(row) for row in logliks]
+        labels = [max(range(len(row)), key=row.__getitem__) for row in logliks]
+        return Predictions(labels, scores, None)
+
+    def _predict_generate(
+        self, prompts: list[str], bs: int, advance: Advance | None
+    ) -> Predictions:
+        room = self.settings.max_length - self.settings.max_new_tokens
+        contexts, truncated = prompt_tokens(
+            self.lm.tokenizer, prompts, self.builder.parts.add_special_tokens, max(room, 1)
+        )
+        self._note_truncation(truncated)
+        generated = self.engine.generate(
+            contexts, self.prefix, self.settings.max_new_tokens, bs, advance, self.backoff
+        )
+        texts = self.lm.tokenizer.batch_decode(generated, skip_special_tokens=True)
+        return Predictions([self.fmt.parse(t) for t in texts], None, list(texts))
+
+    def predict(
+        self,
+        examples: Sequence[Example],
+        batch_size: int | None = None,
+        advance: Advance | None = None,
+    ) -> Predictions:
+        if not examples:
+            return Predictions([], [] if self.settings.scoring == "loglik" else None, None)
+        bs = batch_size or self.batch_size
+        prompts = [self.builder.prompt(ex) for ex in examples]
+        if self.settings.scoring == "generate":
+            return self._predict_generate(prompts, bs, advance)
+        return self._predict_loglik(prompts, bs, advance)
+
+    # -- batch size -----------------------------------------------------------------------------
+
+    def probe_batch_size(self, examples: Sequence[Example], start: int) -> int:
+        """Largest batch size (from ``start``, halving) that runs the longest examples."""
+        longest = sorted(examples, key=lambda ex: -(len(ex.text) + len(ex.text_pair or "")))
+        self.batch_size = start
+        self.predict(longest[:start], batch_size=start)
+        return self.engine.last_batch_size
+
+
+class PromptedMethod:
+    """Set up a prompted causal LM for ``data.task`` (no training; train data only for shots)."""
+
+    def prepare(self, config: ExperimentConfig, data: TaskData, progress: Progress) -> Prepared:
+        settings = config.prompt or PromptSettings()
+        k = 0 if config.method == "zero-shot" else settings.k
+        device = best_device()
+        precision = resolve_precision(config.precision, device)
+        fmt = build_format(data.task, settings)
+        shot_indices = sample_shots(data.train, k, config.seed)
+        shots = [data.train[i] for i in shot_indices]
+
+        advance = progress.stage(f"loading {config.model}", None)
+        lm = load_causal_lm(config.model, device, precision)
+        advance(1)
+        builder = PromptBuilder(fmt, shots, lm.tokenizer, settings.chat_template)
+        auto = settings.batch_size == "auto"
+        if auto:
+            batch_size = GPU_AUTO_BATCH_START if device.startswith("cuda") else CPU_AUTO_BATCH
+        else:
+            batch_size = int(settings.batch_size)
+        classifier = PromptedClassifier(lm, builder, settings, device, batch_size, auto)
+        prefix_s = classifier.encode_prefix()
+        if auto and device.startswith("cuda"):
+            classifier.batch_size = classifier.probe_batch_size(data.eval, batch_size)
+        return Prepared(
+            classifier=classifier,
+            train_time_s=0.0,
+            info=self._info(config, data, lm, classifier, shot_indices, precision, prefix_s),
+        )
+
+    @staticmethod
+    def _info(
+        config: ExperimentConfig,
+        data: TaskData,
+        lm: LoadedLM,
+        classifier: PromptedClassifier,
+        shot_indices: list[int],
+        precision: str,
+        prefix_s: float,
+    ) -> dict[str, Any]:
+        builder, fmt = classifier.builder, classifier.fmt
+        settings = classifier.settings
+        answer_tokens = classifier.answer_tokens(data.eval[0])
+        return {
+            "load_time_s": lm.load_time_s,
+            "load_origin": lm.origin,
+            "model_path": lm.source,
+            "precision": precision,
+            "scoring": settings.scoring,
+            "chat_template": builder.chat,
+            "instruction": fmt.instruction,
+            "template": fmt.template,
+            "verbalizers": list(fmt.verbalizers),
+            "answer_tokens": answer_tokens,
+            # one forward pass per prompt, last position only, when every answer is one token
+            "single_pass": all(len(t) == 1 for t in answer_tokens),
+            "k": len(shot_indices),
+            "few_shot_indices": shot_indices,
+            "few_shot_split": data.train_split,
+            "prefix_tokens": len(classifier.prefix.tokens) if classifier.prefix else 0,
+            "prefix_encode_s": prefix_s,
+            "batch_size": classifier.batch_size,
+            "example_prompt": builder.prompt(data.eval[0]),
+            "seed": config.seed,
+        }
