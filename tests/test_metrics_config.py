@@ -75,3 +75,16 @@ def test_grid_yaml_errors_are_one_line(tmp_path: Path) -> None:
     path.write_text("tasks: [sst2\n")
     with pytest.raises(BakeoffError, match="not valid YAML"):
         load_grid_yaml(path)
+
+
+def test_method_label_separates_variants() -> None:
+    from bakeoff.config import PromptSettings, method_label
+
+    loglik = _cfg(method="zero-shot", finetune=None, prompt=PromptSettings(k=0)).model_dump(
+        mode="json"
+    )
+    gen = _cfg(
+        method="zero-shot", finetune=None, prompt=PromptSettings(k=0, scoring="generate")
+    ).model_dump(mode="json")
+    assert method_label(loglik) == "zero-shot" and method_label(gen) == "zero-shot, generate"
+    assert method_label(_cfg(precision="fp32").model_dump(mode="json")) == "finetune, fp32"

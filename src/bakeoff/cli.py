@@ -369,6 +369,7 @@ def results(
     ] = None,
 ) -> None:
     """Accuracy ± 95% interval by model and method x task (the study's table, with intervals)."""
+    from bakeoff.config import method_label
     from bakeoff.store import ResultsStore, default_db_path
 
     try:
@@ -387,9 +388,9 @@ def results(
         rows: dict[tuple[str, str], dict[str, str]] = {}
         for r in records:
             limit = f" (n={r.metrics['n']})"
-            rows.setdefault((r.model, r.method), {})[r.task] = format_cell(r.metrics) + (
-                limit if r.config.get("eval_limit") else ""
-            )
+            rows.setdefault((r.model, method_label(r.config)), {})[r.task] = format_cell(
+                r.metrics
+            ) + (limit if r.config.get("eval_limit") else "")
         table = Table(title=f"Accuracy % ± 95% CI — {path}")
         table.add_column("model")
         table.add_column("method")

@@ -156,3 +156,17 @@ def make_grid(raw: dict[str, Any], where: str = "flags") -> GridConfig:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"]) or "config"
         raise BakeoffError(f"{where}: '{loc}': {err['msg']}; fix that setting") from None
+
+
+def method_label(config: dict[str, Any]) -> str:
+    """The method plus what sets it apart from its defaults ('zero-shot, generate', 'finetune, fp32'),
+    so two variants of one method never share a row in a table."""
+    parts = [config["method"]]
+    prompt = config.get("prompt") or {}
+    if prompt.get("scoring") == "generate":
+        parts.append("generate")
+    if config["method"] == "few-shot" and prompt.get("k", 5) != 5:
+        parts.append(f"k={prompt['k']}")
+    if config.get("precision", "auto") != "auto":
+        parts.append(config["precision"])
+    return ", ".join(parts)
