@@ -19,6 +19,7 @@ from bakeoff.data import (
     TaskData,
     _rows_to_examples,
     _sha256,
+    not_utf8,
     read_jsonl,
     stratified_split,
     validate_splits,
@@ -101,10 +102,7 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
                 f"{path}: unsupported file type; use .csv, .jsonl (optionally .gz) or .parquet"
             )
     except UnicodeDecodeError as exc:
-        raise BakeoffError(
-            f"{path}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-            "re-save the file as UTF-8"
-        ) from None
+        raise not_utf8(path, exc) from None
     except BakeoffError:
         raise
     except Exception as exc:

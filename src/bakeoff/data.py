@@ -156,6 +156,14 @@ def _find_split_file(folder: Path, split: str) -> Path | None:
     return None
 
 
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> BakeoffError:
+    """The one-line error for a file that is not UTF-8, naming the first bad byte."""
+    return BakeoffError(
+        f"{path}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+        "re-save the file as UTF-8"
+    )
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read a (possibly gzipped) JSON Lines file strictly as UTF-8."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -173,10 +181,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                         "fix or remove that line"
                     ) from None
     except UnicodeDecodeError as exc:
-        raise BakeoffError(
-            f"{path}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-            "re-save the file as UTF-8"
-        ) from None
+        raise not_utf8(path, exc) from None
     return rows
 
 
