@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--limit", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--latency-samples", type=int, default=16)
     args = parser.parse_args()
 
@@ -47,7 +47,7 @@ def main() -> None:
         shots = [data.train[i] for i in sample_shots(data.train, k, 99)]
         builder = PromptBuilder(build_format(data.task, settings), shots, lm.tokenizer, True)
         clf = PromptedClassifier(lm, builder, settings, device, batch, False)
-        clf.encode_prefix()
+        clf.encode_prefix(data.train[:16])
         return clf
 
     runs = [

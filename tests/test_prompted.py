@@ -155,6 +155,35 @@ def test_single_token_answers_take_one_pass_with_last_position_logits() -> None:
     assert all(shape[1] == 1 for shape in shapes)
 
 
+def test_bf16_answer_logits_are_computed_in_fp32() -> None:
+    """bf16 logits come in steps of 2**-8 or coarser and create false ties; the engine recomputes
+    the answer tokens' logits in fp32 from the same hidden state."""
+    import torch
+
+    model = load_tiny(tiny_llama_path()).to(torch.bfloat16)
+    requests, _ = _few_shot_requests(("negative", "positive"))
+    head = model.get_output_embeddings()
+    engine = CausalLMEngine(model, smollm2_tokenizer().pad_token_id, "cpu")
+    got = engine.loglik(requests, None, batch_size=1)
+    assert not head._forward_hooks  # the hook is removed afterwards
+    exact, rounded = [], []
+    seen: list[Any] = []
+    handle = head.register_forward_hook(lambda m, i, out: seen.append((i[0], out)))
+    for request in requests:
+        seen.clear()
+        with torch.inference_mode():
+            model(input_ids=torch.tensor([list(request.context)]))
+        hidden, logits = seen[0][0][0, -1].float(), seen[0][1][0, -1].float()
+        ids = [c[0] for c in request.continuations]
+        rounded.append(torch.log_softmax(logits, -1)[ids].tolist())
+        logits[ids] = hidden @ head.weight[ids].float().T
+        exact.append(torch.log_softmax(logits, -1)[ids].tolist())
+    handle.remove()
+    assert _flat(got) == pytest.approx(_flat(exact), abs=1e-5)
+    # and the plain bf16 logits really are different (this check would catch a no-op hook)
+    assert max(abs(a - b) for a, b in zip(_flat(got), _flat(rounded))) > 1e-4
+
+
 def test_generation_with_prefix_cache_equals_plain_generation(tiny_model: Any) -> None:
     requests, prefix_tokens = _few_shot_requests(("negative", "positive"))
     contexts = [r.context for r in requests]
@@ -197,6 +226,25 @@ def test_prepare_reports_prompt_shots_and_verbalizers() -> None:
     assert not any(ex.text in info["example_prompt"] for ex in data.eval[1:])
     zero = PromptedMethod().prepare(_config("zero-shot", k=4), data, NullProgress()).info
     assert zero["k"] == 0 and zero["few_shot_indices"] == []
+
+
+def test_zero_shot_prefix_cache_covers_every_prompt() -> None:
+    """The chat prefix ends in a blank line, which SmolLM2 tokenises as one token alone but as
+    two before a query; probing with real training examples cuts the prefix so that it is used."""
+    data = toy_sst2()
+    prepared = PromptedMethod().prepare(_config("zero-shot"), data, NullProgress())
+    clf = prepared.classifier
+    assert isinstance(clf, PromptedClassifier) and prepared.info["prefix_tokens"] > 20
+    parts = clf.builder.parts
+    requests, _ = build_requests(
+        smollm2_tokenizer(),
+        [clf.builder.prompt(ex) for ex in data.eval],
+        parts.delimiter,
+        clf.fmt.verbalizers,
+        parts.add_special_tokens,
+        2048,
+    )
+    assert clf.prefix is not None and all(clf.prefix.covers(r.context) for r in requests)
 
 
 def test_predictions_do_not_depend_on_batch_size() -> None:

@@ -244,6 +244,13 @@ def run_bench(
     from bakeoff.methods.finetune import EncoderClassifier
     from bakeoff.timing import timed_evaluation
 
+    unknown = [a for a in archs if a not in STUDY_ARCHITECTURES]
+    if unknown:
+        from bakeoff.errors import BakeoffError
+
+        raise BakeoffError(
+            f"unknown architecture '{unknown[0]}'; choose from {', '.join(STUDY_ARCHITECTURES)}"
+        )
     device = best_device()
     prec = resolve_precision(precision, device)
     rates = {"bf16": matmul_rate("bf16", device=device), "fp32": matmul_rate("fp32", device=device)}
@@ -251,12 +258,6 @@ def run_bench(
     tokenizers = _stand_in_tokenizers()
     rows: list[BenchRow] = []
     for arch in archs:
-        if arch not in STUDY_ARCHITECTURES:
-            from bakeoff.errors import BakeoffError
-
-            raise BakeoffError(
-                f"unknown architecture '{arch}'; choose from {', '.join(STUDY_ARCHITECTURES)}"
-            )
         kind, model = random_model(arch, prec, device, task.num_labels)
         params = non_embedding_params(model)
         tok = tokenizers[kind]
@@ -271,7 +272,7 @@ def run_bench(
                 what = "inference"
                 tokens = mean_tokens(tok, inputs, max_len)
             else:
-                clf = _llm_classifier(model, tok, task, batch_size, device, length)
+                clf = _llm_classifier(model, tok, task, batch_size, device, length, inputs[:16])
                 max_len = clf.settings.max_length
                 # work actually done per example: the prompt minus the cached shared prefix
                 tokens = prompt_mean_tokens(clf, inputs)
@@ -301,7 +302,13 @@ def run_bench(
 
 
 def _llm_classifier(
-    model: Any, tokenizer: Any, task: Any, batch_size: int, device: str, length: int | None
+    model: Any,
+    tokenizer: Any,
+    task: Any,
+    batch_size: int,
+    device: str,
+    length: int | None,
+    probes: list[Example],
 ) -> Any:
     """A zero-shot label-scoring classifier around a random-weight LM."""
     from bakeoff.backends.causal_lm import LoadedLM
@@ -313,15 +320,27 @@ def _llm_classifier(
     lm = LoadedLM(model, tokenizer, "random weights", 0.0, "memory")
     builder = PromptBuilder(build_format(task, settings), [], tokenizer, True)
     clf = PromptedClassifier(lm, builder, settings, device, batch_size, False)
-    clf.encode_prefix()
+    clf.encode_prefix(probes)
     return clf
 
 
 def prompt_mean_tokens(clf: Any, examples: list[Example]) -> float:
-    """Mean tokens computed per example: prompt (capped at max_length) minus the cached prefix."""
-    tok = clf.lm.tokenizer
-    lengths = [
-        len(tok(clf.builder.prompt(ex), add_special_tokens=False)["input_ids"]) for ex in examples
+    """Mean tokens the model computes per example: each prompt as scored (cut to max_length)
+    minus the cached shared prefix where the prompt still starts with it."""
+    from bakeoff.scoring import build_requests
+
+    parts = clf.builder.parts
+    requests, _ = build_requests(
+        clf.lm.tokenizer,
+        [clf.builder.prompt(ex) for ex in examples],
+        parts.delimiter,
+        clf.fmt.verbalizers,
+        parts.add_special_tokens,
+        clf.settings.max_length,
+    )
+    prefix = clf.prefix
+    computed = [
+        len(r.context) - (len(prefix.tokens) if prefix and prefix.covers(r.context) else 0)
+        for r in requests
     ]
-    prefix = len(clf.prefix.tokens) if clf.prefix is not None else 0
-    return max(min(sum(lengths) / len(lengths), clf.settings.max_length) - prefix, 1.0)
+    return sum(computed) / len(computed)

@@ -352,10 +352,12 @@ def models() -> None:
 
 
 def format_cell(metrics: dict[str, Any]) -> str:
-    """'87.6 ±2.2' (accuracy and half-width of its 95% interval), with the invalid rate if any."""
-    acc = 100 * metrics["accuracy"]
-    half = 100 * (metrics["accuracy_ci_high"] - metrics["accuracy_ci_low"]) / 2
-    cell = f"{acc:.1f} ±{half:.1f}"
+    """'87.6 ± 2.2' (accuracy and half-width of its 95% interval), with the invalid rate if any."""
+    from bakeoff.metrics import format_accuracy
+
+    cell = format_accuracy(
+        metrics["accuracy"], metrics["accuracy_ci_low"], metrics["accuracy_ci_high"]
+    )
     if metrics.get("n_invalid"):
         cell += f" ({100 * metrics['invalid_rate']:.1f}% invalid)"
     return cell

@@ -29,6 +29,12 @@ def accuracy_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[f
     return (float(ci.low), float(ci.high))
 
 
+def format_accuracy(accuracy: float, ci_low: float, ci_high: float) -> str:
+    """'87.6 ± 2.2': accuracy in percent and the half-width of its 95% interval; one spelling
+    for the CLI table and the report, so the two can be compared at a glance."""
+    return f"{100 * accuracy:.1f} ± {100 * (ci_high - ci_low) / 2:.1f}"
+
+
 def compute_metrics(
     gold: Sequence[int], pred: Sequence[int], label_names: Sequence[str]
 ) -> dict[str, Any]:

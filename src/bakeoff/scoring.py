@@ -19,6 +19,12 @@ row, where an explicit attention mask and explicit position ids make it invisibl
 sliding-window attention, which counts cache slots). Results therefore do not depend on the
 batch size beyond float noise.
 
+In bf16 the output layer's logits are themselves rounded to bf16 (steps of 0.0625-0.125 at
+typical logit sizes), which turns close calls into exact ties that ``argmax`` then breaks towards
+the first label. The answer tokens' logits are therefore recomputed in fp32 from the same hidden
+state (:meth:`CausalLMEngine.exact_answer_logits`); the rest of the vocabulary, which only feeds
+the softmax normaliser, stays in the model's precision.
+
 Token sequences are always the tokenizer's own tokenisation of the full text: the seams between
 prefix and query and between prompt and answer are checked, never assumed (see
 :func:`build_requests` and :func:`shared_prefix_tokens`).
@@ -27,7 +33,8 @@ prefix and query and between prompt and answer are checked, never assumed (see
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -318,16 +325,46 @@ class CausalLMEngine:
         backoff: bool = False,
     ) -> list[list[float]]:
         """Summed answer log-likelihood per request and label, in request order."""
-        return self._grouped(
-            requests,
-            prefix,
-            lambda r: r.context,
-            lambda r: r.longest_continuation,
-            self._loglik_batch,
-            batch_size,
-            advance,
-            backoff,
-        )
+        answer_ids = sorted({t for r in requests for c in r.continuations for t in c})
+        with self.exact_answer_logits(answer_ids):
+            return self._grouped(
+                requests,
+                prefix,
+                lambda r: r.context,
+                lambda r: r.longest_continuation,
+                self._loglik_batch,
+                batch_size,
+                advance,
+                backoff,
+            )
+
+    @contextmanager
+    def exact_answer_logits(self, token_ids: Sequence[int]) -> Iterator[None]:
+        """While active, the output layer returns fp32 logits, with the columns of
+        ``token_ids`` recomputed in fp32 from the hidden state (see the module docstring).
+        A no-op for a model whose output layer already computes in fp32."""
+        import torch
+
+        head = self.model.get_output_embeddings()
+        weight = getattr(head, "weight", None)
+        if weight is None or weight.dtype == torch.float32 or not token_ids:
+            yield
+            return
+        ids = torch.tensor(list(token_ids), device=weight.device)
+        rows = weight.detach()[ids].float()
+        bias = getattr(head, "bias", None)
+        bias = bias.detach()[ids].float() if bias is not None else None
+
+        def hook(module: Any, args: tuple[Any, ...], output: Any) -> Any:
+            out = output.float()
+            out[..., ids] = torch.nn.functional.linear(args[0].float(), rows, bias)
+            return out
+
+        handle = head.register_forward_hook(hook)
+        try:
+            yield
+        finally:
+            handle.remove()
 
     # -- generation -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bakeoff.config import method_label
 from bakeoff.errors import BakeoffError
 from bakeoff.report.options import LatencyStat, ReportOptions
 from bakeoff.stats import Outcomes, TaskVerdict, decide
@@ -515,8 +516,9 @@ class ReportData:
 
 
 def _names(records: Sequence[ExperimentRecord]) -> dict[str, str]:
-    """'model · method', with a short id added where two experiments would share a name."""
-    base = {r.id: f"{short_model(r.model)} · {r.method}" for r in records}
+    """'model · method' (the method as ``bakeoff results`` labels it, e.g. 'zero-shot, generate'),
+    with a short id added where two experiments would still share a name."""
+    base = {r.id: f"{short_model(r.model)} · {method_label(r.config)}" for r in records}
     counts = Counter(base.values())
     return {rid: name if counts[name] == 1 else f"{name} #{rid[:6]}" for rid, name in base.items()}
 

@@ -21,6 +21,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from bakeoff.metrics import format_accuracy
 from bakeoff.report.analysis import Answer, Entry, HardExample, ReportData, TaskSection
 from bakeoff.report.figures import FIGURE_DPI, FigureFiles, column_order, verdict_line
 
@@ -36,7 +37,7 @@ def pct(x: float) -> str:
 
 def acc_ci(e: Entry) -> str:
     """'87.6 ± 2.2': accuracy and the half-width of its 95% interval, like ``bakeoff results``."""
-    return f"{pct(e.accuracy)} ± {100 * (e.ci_high - e.ci_low) / 2:.1f}"
+    return format_accuracy(e.accuracy, e.ci_low, e.ci_high)
 
 
 def duration(hours: float) -> str:
