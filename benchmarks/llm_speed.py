@@ -4,7 +4,9 @@ One run, one model (smollm2-135m), the same SST-2 validation examples, one timin
 (bakeoff.timing: loading and warm-up excluded; prompt building, tokenising, the model and the
 label decision included):
 
-  (a) the study's method, fairly: batch size 1, greedy generation of up to 20 tokens, then parsing;
+  (a) the study's method, fairly: batch size 1, greedy generation of up to 20 tokens (stopping at
+      the end-of-turn token), then parsing; the whole prompt is encoded every time, as the study
+      did (no prefix cache);
   (b) bakeoff zero-shot label scoring (log-likelihood, batched);
   (c) bakeoff few-shot (k = 5) label scoring with the shared prefix encoded once;
 
@@ -22,7 +24,7 @@ from bakeoff.bench import matmul_rate, non_embedding_params, prompt_mean_tokens,
 from bakeoff.config import PromptSettings
 from bakeoff.data import load_builtin, stratified_sample
 from bakeoff.environment import best_device, cpu_name, resolve_precision
-from bakeoff.methods.prompted import PromptedClassifier
+from bakeoff.methods.prompted import PREFIX_PROBES, PromptedClassifier
 from bakeoff.prompts import PromptBuilder, build_format, sample_shots
 from bakeoff.tasks import get_task
 from bakeoff.timing import timed_evaluation
@@ -47,7 +49,8 @@ def main() -> None:
         shots = [data.train[i] for i in sample_shots(data.train, k, 99)]
         builder = PromptBuilder(build_format(data.task, settings), shots, lm.tokenizer, True)
         clf = PromptedClassifier(lm, builder, settings, device, batch, False)
-        clf.encode_prefix(data.train[:16])
+        if scoring == "loglik":  # the study's method had no prefix cache; ours does
+            clf.encode_prefix(data.train[:PREFIX_PROBES])
         return clf
 
     runs = [

@@ -50,7 +50,8 @@ class PromptSettings(_Strict):
     verbalizers: tuple[str, ...] | None = None
     max_new_tokens: int = Field(5, ge=1)
     max_length: int = Field(2048, ge=16)
-    batch_size: int | Literal["auto"] = 8
+    #: "auto": 16 on a CPU; on a GPU the largest power of two up to 512 that fits (halving)
+    batch_size: int | Literal["auto"] = "auto"
 
 
 class ExperimentConfig(_Strict):

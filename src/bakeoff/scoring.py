@@ -276,9 +276,10 @@ class CausalLMEngine:
             logits_to_keep=1,
             **{self._cache_arg: cache},
         )
-        logprobs = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        logits = out.logits[:, -1].float()
         first = torch.tensor([[c[0] for c in r.continuations] for r in batch], device=self.device)
-        total = logprobs.gather(1, first)
+        # log-softmax at the answer tokens only (a full one writes batch x vocabulary floats)
+        total = logits.gather(1, first) - torch.logsumexp(logits, dim=-1, keepdim=True)
         if multi:
             total = total + self._continue(batch, layout, cache)
         return total.tolist()
