@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from bakeoff.cli import app
 from bakeoff.config import make_grid
-from bakeoff.runner import LocalExecutor, pending, plan
+from bakeoff.runner import LocalExecutor, pending, plan, skipped_pairs
 from bakeoff.store import ResultsStore
 
 runner = CliRunner()
@@ -111,6 +111,28 @@ def test_cli_run_results_and_skip(tmp_path: Path, data_dir: Path, tiny_bert: Pat
     assert forced.exit_code == 0 and "Running 1" in forced.output
 
 
+def test_mixed_grid_runs_the_pairs_that_fit(data_dir: Path) -> None:
+    grid = make_grid(
+        dict(
+            tasks=["rte"],
+            models=["minilm", "smollm2-135m"],
+            methods=["finetune", "zero-shot", "few-shot"],
+            data_dir=str(data_dir),
+        )
+    )
+    pairs = [(e.config.model, e.config.method) for e in plan(grid)]
+    assert pairs == [
+        ("minilm", "finetune"),
+        ("smollm2-135m", "zero-shot"),
+        ("smollm2-135m", "few-shot"),
+    ]
+    assert skipped_pairs(grid) == [
+        ("minilm", "zero-shot"),
+        ("minilm", "few-shot"),
+        ("smollm2-135m", "finetune"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -119,6 +141,11 @@ def test_cli_run_results_and_skip(tmp_path: Path, data_dir: Path, tiny_bert: Pat
         (["--task", "rte", "--model", "./missing-folder"], "does not exist"),
         (["--task", "rte", "--model", "smollm2-135m", "--method", "finetune"], "causal LM"),
         (["--task", "rte", "--model", "minilm", "--method", "zero-shot"], "is an encoder"),
+        # a model that fits no method of the grid was surely meant to run
+        (
+            ["--task", "rte", "--model", "minilm,smollm2-135m", "--method", "zero-shot"],
+            "is an encoder",
+        ),
         (["--task", "rte", "--model", "minilm", "--method", "distill"], "methods"),
         (["--model", "minilm"], "no tasks given"),
         (["--train-file", "nope.csv", "--model", "minilm"], "not found"),

@@ -175,7 +175,7 @@ def _run(**o: Any) -> None:
     import yaml
 
     from bakeoff.config import load_grid_yaml, make_grid
-    from bakeoff.runner import LocalExecutor, pending, plan
+    from bakeoff.runner import LocalExecutor, pending, plan, skipped_pairs
     from bakeoff.store import ResultsStore
 
     overrides: dict[str, Any] = {}
@@ -259,6 +259,11 @@ def _run(**o: Any) -> None:
 
     store = ResultsStore(o["db"])
     experiments = plan(grid)
+    for model, method in skipped_pairs(grid):
+        console.print(
+            f"[dim]skip[/] {model} × {method} [dim](an encoder is fine-tuned, a causal LM is "
+            "prompted)[/]"
+        )
     todo, done = pending(experiments, store, force=o["force"])
     for exp in done:
         console.print(f"[dim]skip[/] {exp.config.label} [dim](already done: {exp.id})[/]")

@@ -68,18 +68,38 @@ def load_grid_tasks(grid: GridConfig) -> dict[str, TaskData]:
     return loaded
 
 
-def _check_model_method(model: str, method: str) -> None:
+def _mismatch(model: str, method: str) -> str | None:
+    """Why ``method`` cannot run on ``model`` (None when it can, or the kind is unknown yet)."""
     kind = model_kind(model)
     if kind == "causal" and method == "finetune":
-        raise BakeoffError(
+        return (
             f"model '{model}' is a causal LM; use --method zero-shot or few-shot with it, "
             "or fine-tune an encoder such as minilm"
         )
     if kind == "encoder" and method != "finetune":
-        raise BakeoffError(
+        return (
             f"model '{model}' is an encoder; use --method finetune with it, or prompt a causal LM "
             "such as smollm2-135m"
         )
+    return None
+
+
+def skipped_pairs(grid: GridConfig) -> list[tuple[str, str]]:
+    """(model, method) pairs of the grid that cannot run: an encoder is fine-tuned, a causal LM
+    is prompted. A grid crossing both kinds with both kinds of method runs the pairs that fit,
+    as a user of such a grid expects; but a model or a method that fits nothing in the grid is
+    an error (see :func:`plan`), since it was surely meant to run."""
+    return [(m, k) for m in grid.models for k in grid.methods if _mismatch(m, k)]
+
+
+def _check_pairs(grid: GridConfig) -> None:
+    skipped = set(skipped_pairs(grid))
+    for model in grid.models:
+        if all((model, method) in skipped for method in grid.methods):
+            raise BakeoffError(_mismatch(model, grid.methods[0]) or "")
+    for method in grid.methods:
+        if all((model, method) in skipped for model in grid.models):
+            raise BakeoffError(_mismatch(grid.models[0], method) or "")
 
 
 def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[PlannedExperiment]:
@@ -88,8 +108,8 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
     for model in grid.models:
         if model_kind(model) is None:
             resolve_model(model)  # unknown names and missing paths fail now, not mid-grid
-        for method in grid.methods:
-            _check_model_method(model, method)
+    _check_pairs(grid)
+    skipped = set(skipped_pairs(grid))
     tasks = tasks if tasks is not None else load_grid_tasks(grid)
     planned = []
     for task_name in grid.tasks:
@@ -102,6 +122,8 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
         )
         for model in grid.models:
             for method in grid.methods:
+                if (model, method) in skipped:
+                    continue
                 config = ExperimentConfig(
                     task=task_name,
                     data_fingerprint=data.fingerprint,
