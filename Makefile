@@ -4,7 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-export BAKEOFF_DATA_DIR ?= $(abspath ../shared/data)
+# the offline copy of the datasets where there is one beside the checkout; elsewhere the hub
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)),)
+export BAKEOFF_DATA_DIR ?= $(SHARED_DATA)
+endif
 
 .PHONY: setup demo test lint
 
