@@ -7,7 +7,9 @@
 - Throughput = examples per second over the whole evaluated split at the run's batch size.
 - Latency = per-example time at batch size 1, median and p95 over a seeded sample
   (``latency_samples``, 64 by default) of the evaluated examples.
-- Peak memory: GPU memory allocated on CUDA, the process's peak resident memory on the CPU.
+- Peak memory: GPU memory allocated on CUDA; on the CPU the process's peak resident memory
+  during the evaluation (the high-water mark is reset first, so a model loaded earlier in the
+  same process does not count; where it cannot be reset the lifetime peak is stored, marked so).
 """
 
 from __future__ import annotations
@@ -51,22 +53,45 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-def _reset_peak(device: str) -> None:
+def _reset_peak(device: str) -> bool:
+    """Start a fresh peak-memory window; False where the platform cannot (then the CPU figure is
+    the process's lifetime peak, which includes every model loaded before in this process)."""
     if device.startswith("cuda"):
         import torch
 
         torch.cuda.reset_peak_memory_stats(device)
+        return True
+    try:  # Linux: writing 5 to clear_refs resets the resident-set high-water mark (VmHWM)
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
 
 
-def _peak_memory_mb(device: str) -> tuple[float, str]:
+def _vm_hwm_mb() -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _peak_memory_mb(device: str, window: bool) -> tuple[float, str]:
     if device.startswith("cuda"):
         import torch
 
         return torch.cuda.max_memory_allocated(device) / 2**20, "gpu_max_allocated"
+    hwm = _vm_hwm_mb() if window else None
+    if hwm is not None:
+        return hwm, "process_peak_rss"
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes
     mb = peak / 2**20 if sys.platform == "darwin" else peak / 1024
-    return mb, "process_peak_rss"
+    return mb, "process_lifetime_peak_rss"
 
 
 def timed_evaluation(
@@ -83,7 +108,7 @@ def timed_evaluation(
     bs = batch_size or classifier.batch_size
     # warm-up (untimed): one batch, so lazy initialisation and kernel selection are not billed
     classifier.predict(list(examples[: min(bs, len(examples))]), batch_size=bs)
-    _reset_peak(device)
+    window = _reset_peak(device)
 
     synchronize(device)
     start = time.perf_counter()
@@ -102,7 +127,7 @@ def timed_evaluation(
         latencies.append(time.perf_counter() - t0)
         if latency_advance:
             latency_advance(1)
-    peak, kind = _peak_memory_mb(device)
+    peak, kind = _peak_memory_mb(device, window)
     lat_ms = np.asarray(latencies) * 1000.0
     return predictions, Timing(
         n_examples=len(examples),

@@ -176,7 +176,11 @@ class Entry:
     @property
     def memory_kind(self) -> str:
         kind = str(self.timing("memory_kind", ""))
-        return {"gpu_max_allocated": "GPU", "process_peak_rss": "RSS"}.get(kind, kind)
+        return {
+            "gpu_max_allocated": "GPU",
+            "process_peak_rss": "RSS",
+            "process_lifetime_peak_rss": "RSS, process lifetime",
+        }.get(kind, kind)
 
     @property
     def device(self) -> str:
