@@ -312,3 +312,16 @@ def test_gguf_cache_key_follows_the_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert gguf_cache_dir(resolved) == first
     os.utime(gguf, ns=(1, 1))
     assert gguf_cache_dir(resolved) != first
+
+
+def test_the_kept_model_is_released_when_another_model_runs() -> None:
+    from bakeoff.backends import causal_lm
+    from bakeoff.methods import release_models
+
+    name = str(tiny_llama_path())
+    load_causal_lm(name, "cpu", "fp32")
+    release_models(keep=name)
+    assert load_causal_lm(name, "cpu", "fp32").origin == "memory"  # kept for its own reuse
+    release_models(keep="minilm")
+    assert not causal_lm._LAST
+    assert load_causal_lm(name, "cpu", "fp32").origin != "memory"

@@ -111,16 +111,19 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
     _check_pairs(grid)
     skipped = set(skipped_pairs(grid))
     tasks = tasks if tasks is not None else load_grid_tasks(grid)
-    planned = []
+    indices: dict[str, list[int]] = {}
     for task_name in grid.tasks:
-        data = tasks[task_name]
-        labels = [ex.label for ex in data.eval]
-        indices = (
+        labels = [ex.label for ex in tasks[task_name].eval]
+        indices[task_name] = (
             stratified_indices(labels, grid.eval_limit, grid.seed)
             if grid.eval_limit
             else list(range(len(labels)))
         )
-        for model in grid.models:
+    # model-major order: each model is loaded once for all its tasks and methods
+    planned = []
+    for model in grid.models:
+        for task_name in grid.tasks:
+            data = tasks[task_name]
             for method in grid.methods:
                 if (model, method) in skipped:
                     continue
@@ -144,7 +147,7 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
                         else None
                     ),
                 )
-                planned.append(PlannedExperiment(config, data, indices))
+                planned.append(PlannedExperiment(config, data, indices[task_name]))
     return planned
 
 
@@ -153,13 +156,16 @@ def run_experiment(
 ) -> Outcome:
     """Run one experiment end to end and store it. Predictions and the 'done' mark are written in
     one transaction, so an interruption at any point leaves either nothing or a complete result."""
-    from bakeoff.methods import get_method
+    from bakeoff.methods import get_method, release_models
 
     progress = progress or NullProgress()
     config, data = experiment.config, experiment.data
     examples = [data.eval[i] for i in experiment.eval_indices]
     store.save_examples(experiment.dataset_key, list(zip(experiment.eval_indices, examples)))
     store.start(experiment.id, config, experiment.dataset_key, data.task.label_names, environment())
+    release_models(
+        keep=config.model
+    )  # memory held for an earlier model would be billed to this one
     try:
         prepared = get_method(config.method).prepare(config, data, progress)
         advance = progress.stage(

@@ -166,3 +166,12 @@ def load_causal_lm(name: str, device: str, precision: str) -> LoadedLM:
     _LAST.clear()  # keep one model: a grid reuses it, and memory stays bounded
     _LAST[key] = loaded
     return loaded
+
+
+def release_cached(keep: str | None = None) -> bool:
+    """Forget the model kept in memory unless it is ``keep`` (a name as given to
+    :func:`load_causal_lm`); returns whether one was dropped."""
+    dropped = [key for key in _LAST if key[0] != keep]
+    for key in dropped:
+        del _LAST[key]
+    return bool(dropped)

@@ -8,6 +8,8 @@ Each method module is imported only when used, so listing tasks stays fast.
 
 from __future__ import annotations
 
+import gc
+import sys
 from typing import Protocol
 
 from bakeoff.classifier import Prepared, Progress
@@ -32,3 +34,14 @@ def get_method(name: str) -> Method:
 
         return PromptedMethod()
     raise BakeoffError(f"unknown method '{name}'; use finetune, zero-shot or few-shot")
+
+
+def release_models(keep: str | None = None) -> None:
+    """Drop models kept in memory for reuse (the last causal LM) unless they are ``keep``.
+
+    The runner calls this before each experiment, so one experiment's peak memory never includes
+    a model that only an earlier experiment needed.
+    """
+    backend = sys.modules.get("bakeoff.backends.causal_lm")
+    if backend is not None and backend.release_cached(keep):
+        gc.collect()
