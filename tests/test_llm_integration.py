@@ -12,7 +12,6 @@ from bakeoff.classifier import NullProgress, Prepared
 from bakeoff.config import ExperimentConfig, PromptSettings
 from bakeoff.data import TaskData, load_builtin, stratified_indices
 from bakeoff.methods.prompted import PromptedClassifier, PromptedMethod
-from bakeoff.scoring import build_requests
 from bakeoff.tasks import get_task
 from tests.llm_fixtures import naive_logliks
 
@@ -99,15 +98,7 @@ def test_gemma3_prefix_cache_is_exact_beyond_the_sliding_window(data_dir: Path) 
     clf = prepared.classifier
     assert isinstance(clf, PromptedClassifier) and clf.prefix is not None
     examples = sorted(data.eval[:12], key=lambda ex: len(ex.text_pair or ""))[:2]
-    parts = clf.builder.parts
-    requests, _ = build_requests(
-        clf.lm.tokenizer,
-        [clf.builder.prompt(ex) for ex in examples],
-        parts.delimiter,
-        clf.fmt.verbalizers,
-        parts.add_special_tokens,
-        2048,
-    )
+    requests, _ = clf.requests([clf.builder.prompt(ex) for ex in examples])
     assert all(len(r.context) > 512 and clf.prefix.covers(r.context) for r in requests)
     cached = clf.engine.loglik(requests, clf.prefix, batch_size=2)
     for request, row in zip(requests, cached):

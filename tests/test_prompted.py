@@ -235,15 +235,7 @@ def test_zero_shot_prefix_cache_covers_every_prompt() -> None:
     prepared = PromptedMethod().prepare(_config("zero-shot"), data, NullProgress())
     clf = prepared.classifier
     assert isinstance(clf, PromptedClassifier) and prepared.info["prefix_tokens"] > 20
-    parts = clf.builder.parts
-    requests, _ = build_requests(
-        smollm2_tokenizer(),
-        [clf.builder.prompt(ex) for ex in data.eval],
-        parts.delimiter,
-        clf.fmt.verbalizers,
-        parts.add_special_tokens,
-        2048,
-    )
+    requests, _ = clf.requests([clf.builder.prompt(ex) for ex in data.eval])
     assert clf.prefix is not None and all(clf.prefix.covers(r.context) for r in requests)
 
 

@@ -331,17 +331,7 @@ def _llm_classifier(
 def prompt_mean_tokens(clf: Any, examples: list[Example]) -> float:
     """Mean tokens the model computes per example: each prompt as scored (cut to max_length)
     minus the cached shared prefix where the prompt still starts with it."""
-    from bakeoff.scoring import build_requests
-
-    parts = clf.builder.parts
-    requests, _ = build_requests(
-        clf.lm.tokenizer,
-        [clf.builder.prompt(ex) for ex in examples],
-        parts.delimiter,
-        clf.fmt.verbalizers,
-        parts.add_special_tokens,
-        clf.settings.max_length,
-    )
+    requests, _ = clf.requests([clf.builder.prompt(ex) for ex in examples])
     prefix = clf.prefix
     computed = [
         len(r.context) - (len(prefix.tokens) if prefix and prefix.covers(r.context) else 0)

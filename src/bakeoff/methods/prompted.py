@@ -24,6 +24,7 @@ from bakeoff.prompts import PromptBuilder, PromptFormat, build_format, sample_sh
 from bakeoff.scoring import (
     CausalLMEngine,
     EncodedPrefix,
+    Request,
     build_requests,
     prompt_tokens,
     shared_prefix_tokens,
@@ -102,17 +103,22 @@ class PromptedClassifier:
         self.prefix = self.engine.encode_prefix(tokens)
         return time.perf_counter() - start
 
-    def answer_tokens(self, example: Example) -> list[list[str]]:
-        """The tokens scored for each label after ``example``'s prompt (shows the seam)."""
+    def requests(self, prompts: Sequence[str]) -> tuple[list[Request], int]:
+        """Prompts as scoring requests (context and answer tokens, checked at the seam), with
+        how many were cut from the left to fit ``max_length``."""
         parts = self.builder.parts
-        (request,), _ = build_requests(
+        return build_requests(
             self.lm.tokenizer,
-            [self.builder.prompt(example)],
+            prompts,
             parts.delimiter,
             self.fmt.verbalizers,
             parts.add_special_tokens,
             self.settings.max_length,
         )
+
+    def answer_tokens(self, example: Example) -> list[list[str]]:
+        """The tokens scored for each label after ``example``'s prompt (shows the seam)."""
+        (request,), _ = self.requests([self.builder.prompt(example)])
         return [self.lm.tokenizer.convert_ids_to_tokens(list(c)) for c in request.continuations]
 
     # -- prediction -----------------------------------------------------------------------------
@@ -127,15 +133,7 @@ class PromptedClassifier:
             )
 
     def _predict_loglik(self, prompts: list[str], bs: int, advance: Advance | None) -> Predictions:
-        parts = self.builder.parts
-        requests, truncated = build_requests(
-            self.lm.tokenizer,
-            prompts,
-            parts.delimiter,
-            self.fmt.verbalizers,
-            parts.add_special_tokens,
-            self.settings.max_length,
-        )
+        requests, truncated = self.requests(prompts)
         self._note_truncation(truncated)
         logliks = self.engine.loglik(requests, self.prefix, bs, advance, self.backoff)
         scores = [_softmax(row) for row in logliks]
