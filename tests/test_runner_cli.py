@@ -161,16 +161,20 @@ def test_cli_bad_input_one_line_nonzero(tmp_path: Path, data_dir: Path, args, ne
     assert not db.exists() or ResultsStore(db).experiments(None) == []
 
 
-def test_cli_custom_files(tmp_path: Path, tiny_bert: Path, toy_rows) -> None:
+def test_cli_custom_files(
+    tmp_path: Path, tiny_bert: Path, toy_rows, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.conftest import write_jsonl
 
-    train = write_jsonl(tmp_path / "reviews.jsonl", toy_rows)
+    (tmp_path / "data").mkdir()
+    write_jsonl(tmp_path / "data" / "reviews.jsonl", toy_rows)
+    monkeypatch.chdir(tmp_path)  # a path relative to where the user stands must work
     result = runner.invoke(
         app,
         [
             "run",
             "--train-file",
-            str(train),
+            "data/reviews.jsonl",
             "--task-name",
             "reviews",
             "--model",

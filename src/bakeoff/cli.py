@@ -172,8 +172,6 @@ def run(
 
 
 def _run(**o: Any) -> None:
-    import yaml
-
     from bakeoff.config import load_grid_yaml, make_grid
     from bakeoff.runner import LocalExecutor, pending, plan, skipped_pairs
     from bakeoff.store import ResultsStore
@@ -184,8 +182,10 @@ def _run(**o: Any) -> None:
     if o["train_file"] is not None:
         custom = {
             "name": o["task_name"],
-            "train_file": str(o["train_file"]),
-            "eval_file": str(o["eval_file"]) if o["eval_file"] else None,
+            "train_file": str(Path(o["train_file"]).expanduser().resolve()),
+            "eval_file": str(Path(o["eval_file"]).expanduser().resolve())
+            if o["eval_file"]
+            else None,
             "text_column": o["text_column"],
             "text_pair_column": o["text_pair_column"],
             "label_column": o["label_column"],
@@ -193,12 +193,8 @@ def _run(**o: Any) -> None:
         }
         from bakeoff.custom import parse_custom_config
 
-        parse_custom_config(custom, "flags")
-        import tempfile
-
-        spec = Path(tempfile.mkdtemp(prefix="bakeoff-task-")) / f"{o['task_name']}.yaml"
-        spec.write_text(yaml.safe_dump(custom), encoding="utf-8")
-        task_files.append(str(spec))
+        parse_custom_config(custom, "flags")  # bad flags fail here, before anything else
+        overrides["custom_tasks"] = [custom]
         if o["task_name"] not in tasks:
             tasks.append(o["task_name"])
     elif o["eval_file"] is not None:

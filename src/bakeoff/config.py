@@ -98,6 +98,8 @@ class GridConfig(_Strict):
     data_dir: str | None = None
     #: user task files (YAML, see custom.py), addressed in ``tasks`` by their ``name``
     task_files: tuple[str, ...] = ()
+    #: user tasks given inline (``bakeoff run --train-file ...``): task YAML keys, paths as given
+    custom_tasks: tuple[dict[str, Any], ...] = ()
     finetune: FinetuneSettings = FinetuneSettings()
     prompt: PromptSettings = PromptSettings()
 

@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 from bakeoff.classifier import NullProgress, Progress
 from bakeoff.config import ExperimentConfig, GridConfig
-from bakeoff.custom import load_custom, load_custom_config
+from bakeoff.custom import load_custom, load_custom_config, parse_custom_config
 from bakeoff.data import TaskData, load_builtin, stratified_indices
 from bakeoff.environment import environment
 from bakeoff.errors import BakeoffError
@@ -56,6 +56,9 @@ def load_grid_tasks(grid: GridConfig) -> dict[str, TaskData]:
     custom = {}
     for path in grid.task_files:
         cfg = load_custom_config(path)
+        custom[cfg.name] = cfg
+    for raw in grid.custom_tasks:
+        cfg = parse_custom_config(raw, "flags")
         custom[cfg.name] = cfg
     loaded: dict[str, TaskData] = {}
     for name in grid.tasks:
