@@ -243,6 +243,7 @@ def run_bench(
     each length) under the timing protocol; returns the rows and the measured matmul rates."""
     from bakeoff.environment import best_device, resolve_precision
     from bakeoff.methods.finetune import EncoderClassifier
+    from bakeoff.methods.prompted import PREFIX_PROBES
     from bakeoff.timing import timed_evaluation
 
     unknown = [a for a in archs if a not in STUDY_ARCHITECTURES]
@@ -273,7 +274,9 @@ def run_bench(
                 what = "inference"
                 tokens = mean_tokens(tok, inputs, max_len)
             else:
-                clf = _llm_classifier(model, tok, task, batch_size, device, length, inputs[:16])
+                clf = _llm_classifier(
+                    model, tok, task, batch_size, device, length, inputs[:PREFIX_PROBES]
+                )
                 max_len = clf.settings.max_length
                 # work actually done per example: the prompt minus the cached shared prefix
                 tokens = prompt_mean_tokens(clf, inputs)

@@ -87,22 +87,30 @@ def _mismatch(model: str, method: str) -> str | None:
     return None
 
 
+def _mismatches(grid: GridConfig) -> dict[tuple[str, str], str]:
+    """Every (model, method) pair of the grid that cannot run, with the reason."""
+    pairs = ((m, k) for m in grid.models for k in grid.methods)
+    return {pair: why for pair in pairs if (why := _mismatch(*pair))}
+
+
 def skipped_pairs(grid: GridConfig) -> list[tuple[str, str]]:
     """(model, method) pairs of the grid that cannot run: an encoder is fine-tuned, a causal LM
     is prompted. A grid crossing both kinds with both kinds of method runs the pairs that fit,
     as a user of such a grid expects; but a model or a method that fits nothing in the grid is
     an error (see :func:`plan`), since it was surely meant to run."""
-    return [(m, k) for m in grid.models for k in grid.methods if _mismatch(m, k)]
+    return list(_mismatches(grid))
 
 
-def _check_pairs(grid: GridConfig) -> None:
-    skipped = set(skipped_pairs(grid))
+def _check_pairs(grid: GridConfig) -> set[tuple[str, str]]:
+    """The pairs to skip; raises where a model or a method fits nothing in the grid."""
+    reasons = _mismatches(grid)
     for model in grid.models:
-        if all((model, method) in skipped for method in grid.methods):
-            raise BakeoffError(_mismatch(model, grid.methods[0]) or "")
+        if all((model, method) in reasons for method in grid.methods):
+            raise BakeoffError(reasons[(model, grid.methods[0])])
     for method in grid.methods:
-        if all((model, method) in skipped for model in grid.models):
-            raise BakeoffError(_mismatch(grid.models[0], method) or "")
+        if all((model, method) in reasons for model in grid.models):
+            raise BakeoffError(reasons[(grid.models[0], method)])
+    return set(reasons)
 
 
 def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[PlannedExperiment]:
@@ -111,8 +119,7 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
     for model in grid.models:
         if model_kind(model) is None:
             resolve_model(model)  # unknown names and missing paths fail now, not mid-grid
-    _check_pairs(grid)
-    skipped = set(skipped_pairs(grid))
+    skipped = _check_pairs(grid)
     tasks = tasks if tasks is not None else load_grid_tasks(grid)
     indices: dict[str, list[int]] = {}
     for task_name in grid.tasks:
@@ -166,9 +173,8 @@ def run_experiment(
     examples = [data.eval[i] for i in experiment.eval_indices]
     store.save_examples(experiment.dataset_key, list(zip(experiment.eval_indices, examples)))
     store.start(experiment.id, config, experiment.dataset_key, data.task.label_names, environment())
-    release_models(
-        keep=config.model
-    )  # memory held for an earlier model would be billed to this one
+    # memory held for an earlier model would otherwise be billed to this one
+    release_models(keep=config.model)
     try:
         prepared = get_method(config.method).prepare(config, data, progress)
         advance = progress.stage(
