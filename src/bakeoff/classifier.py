@@ -7,10 +7,11 @@ timing (``timing.py``) treat them identically: same inputs, same clock, same pro
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from bakeoff.data import Example
+from bakeoff.records import TrainingRecord
 
 #: prediction value for an answer that maps to no label (generation mode); it always counts as wrong
 INVALID = -1
@@ -27,6 +28,9 @@ class Predictions:
     scores: list[list[float]] | None = None
     #: the raw generated answer, for generation-based methods
     raw: list[str | None] | None = None
+    #: per-label raw scores before normalisation: log-likelihoods (prompted) or logits (trained),
+    #: kept so calibration and margins can be recomputed from the store
+    raw_scores: list[list[float]] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -42,7 +46,12 @@ class Predictions:
             if all(p.raw is None for p in parts)
             else [r for p in parts for r in (p.raw or [None] * len(p))]
         )
-        return Predictions(labels, scores, raw)
+        raw_scores = (
+            None
+            if any(p.raw_scores is None for p in parts)
+            else [s for p in parts for s in p.raw_scores]  # type: ignore[union-attr]
+        )
+        return Predictions(labels, scores, raw, raw_scores)
 
     def reorder(self, order: Sequence[int]) -> Predictions:
         """Undo a sort: ``order[i]`` is the original position of the i-th prediction."""
@@ -54,6 +63,7 @@ class Predictions:
             [self.labels[inverse[i]] for i in range(n)],
             None if self.scores is None else [self.scores[inverse[i]] for i in range(n)],
             None if self.raw is None else [self.raw[inverse[i]] for i in range(n)],
+            None if self.raw_scores is None else [self.raw_scores[inverse[i]] for i in range(n)],
         )
 
 
@@ -78,10 +88,17 @@ class Progress(Protocol):
 
     def stage(self, description: str, total: int | None) -> Advance: ...
 
+    def note(self, text: str) -> None:
+        """A line worth keeping on screen (a training epoch's loss, a sanity warning)."""
+        ...
+
 
 class NullProgress:
     def stage(self, description: str, total: int | None) -> Advance:
         return lambda n=1: None
+
+    def note(self, text: str) -> None:
+        pass
 
 
 @dataclass
@@ -89,6 +106,4 @@ class Prepared:
     """What a method hands back before evaluation: the classifier and how it was obtained."""
 
     classifier: Classifier
-    #: seconds spent training (0 for prompted methods) and anything worth keeping about it
-    train_time_s: float = 0.0
-    info: dict[str, Any] = field(default_factory=dict)
+    training: TrainingRecord

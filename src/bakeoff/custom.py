@@ -1,13 +1,28 @@
 """Users' own data: CSV, JSON Lines or Parquet with one text (or a text pair) and a label column.
 
-Given as CLI flags or a small YAML file (see README). Labels may be strings or integers, any number
-of them >= 2; their order is the sorted order of the values seen in training, so it is stable
-across runs. With one file, a seeded stratified hold-out makes the eval split.
+Given as CLI flags or a small YAML file (see README). Labels may be strings or numbers, any number
+of them >= 2; their order is the sorted order of the values seen in training (numeric when all are
+numbers), so it is stable across runs. With one file, a seeded stratified hold-out makes the eval
+split.
+
+A label has one spelling whatever the format: 1, 1.0, "1" and "1.0" are the label "1" in CSV,
+JSON Lines and Parquet alike (see :func:`_canon`). Every problem with a file is one
+:class:`BakeoffError` line naming the file, the row (and its line) and the fix, raised while the
+data is loaded, before any experiment runs. A row without a label (empty, null, NaN or the text
+"NaN") is refused, never skipped or made a class of its own.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +34,11 @@ from bakeoff.data import (
     TaskData,
     _rows_to_examples,
     _sha256,
+    cannot_read,
+    json_kind,
     not_utf8,
-    read_jsonl,
+    place,
+    read_jsonl_rows,
     stratified_split,
     validate_splits,
 )
@@ -57,6 +75,10 @@ class CustomDataConfig(BaseModel):
 def load_custom_config(path: str | Path) -> CustomDataConfig:
     """Read a task YAML; relative file paths are resolved against the YAML's folder."""
     path = Path(path)
+    if path.is_dir():
+        raise BakeoffError(
+            f"task file {path} is a directory, not a file; give the path of a task YAML file"
+        )
     if not path.is_file():
         raise BakeoffError(f"task file {path} not found; check the path given to --task-file")
     try:
@@ -83,77 +105,312 @@ def parse_custom_config(raw: dict[str, Any], where: str) -> CustomDataConfig:
         raise BakeoffError(f"{where}: '{loc}': {err['msg']}; fix that key") from None
 
 
-def _read_table(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise BakeoffError(f"data file {path} not found; check the path")
-    name = path.name.lower()
-    try:
-        if name.endswith((".jsonl", ".jsonl.gz", ".json")):
-            return read_jsonl(path)
-        import pandas as pd
+#: label values that mean "no label" (compared after stripping, case-insensitively): the empty
+#: string and the spellings of a float NaN. Words such as "none" or "NA" can be real class names
+#: ("no toxicity", "not applicable"), so they stay labels.
+MISSING_LABELS = frozenset({"", "nan", "-nan", "+nan"})
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"-?[0-9]+")
+_SEPARATORS = ("\t", ";", "|")
 
-        if name.endswith((".csv", ".csv.gz")):
-            frame = pd.read_csv(path, encoding="utf-8", keep_default_na=False, dtype=object)
-            frame = frame.replace({"": None})
-        elif name.endswith(".parquet"):
-            frame = pd.read_parquet(path)
-        else:
-            raise BakeoffError(
-                f"{path}: unsupported file type; use .csv, .jsonl (optionally .gz) or .parquet"
-            )
+
+@dataclass
+class _Table:
+    """A data file's rows, where each row is in the file, and the columns it has."""
+
+    path: Path
+    rows: list[dict[str, Any]]
+    places: list[str]
+    columns: list[str]
+
+
+def _check_file(path: Path, what: str) -> None:
+    """Refuse a path that is not a readable regular file, saying which of the cases it is."""
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.name.lower().endswith(SUPPORTED))[:3]
+        hint = f" such as {', '.join(inside)}" if inside else ""
+        raise BakeoffError(
+            f"{what} {path} is a directory, not a file; give the path of a .csv, .jsonl or "
+            f".parquet file{hint}"
+        )
+    if not path.exists():
+        raise BakeoffError(f"{what} {path} not found; check the path")
+    if not path.is_file():
+        raise BakeoffError(f"{what} {path} is not a regular file; give a .csv, .jsonl or .parquet")
+
+
+def _read_table(path: Path) -> _Table:
+    """Read one data file (CSV, JSON Lines, JSON array, Parquet), refusing what cannot be used."""
+    _check_file(path, "data file")
+    name = path.name.lower()
+    if not name.endswith((".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".parquet")):
+        raise BakeoffError(
+            f"{path}: unsupported file type; use .csv, .jsonl (optionally .gz) or .parquet"
+        )
+    if path.stat().st_size == 0:
+        raise BakeoffError(f"{path} is empty (0 bytes); give a file with a header and data rows")
+    if name.endswith((".jsonl", ".jsonl.gz", ".json")):
+        read = read_jsonl_rows(path)
+        return _Table(path, read.rows, read.places, read.columns)
+    if name.endswith((".csv", ".csv.gz")):
+        return _read_csv(path)
+    return _read_parquet(path)
+
+
+def _read_csv(path: Path) -> _Table:
+    """CSV through the csv module, which (unlike pandas) keeps duplicate header names visible
+    and says on which line each record starts. Every value stays a string; empty is None.
+
+    Strict quoting: a quote that never closes or stray text after a closing quote is an error
+    with its line number, where pandas would swallow the rest of the file or drop the quote.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # very long texts are data, not an error
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+            reader = csv.reader(fh, strict=True)
+            header: list[str] | None = None
+            rows: list[dict[str, Any]] = []
+            places: list[str] = []
+            line = 1
+            for record in reader:
+                start, line = line, reader.line_num + 1
+                if not any(field.strip() for field in record):
+                    continue  # blank line
+                if header is None:
+                    header = _csv_header(path, record)
+                    continue
+                if len(record) > len(header):
+                    raise BakeoffError(
+                        f"{path}: line {start} has {len(record)} fields but the header has "
+                        f'{len(header)}; quote fields that contain commas ("a, b")'
+                    )
+                rows.append(
+                    {col: (v if v != "" else None) for col, v in zip(header, record)}
+                    | {col: None for col in header[len(record) :]}
+                )
+                places.append(place(len(rows), start))
     except UnicodeDecodeError as exc:
         raise not_utf8(path, exc) from None
+    except csv.Error as exc:
+        raise BakeoffError(
+            f"{path}: not well-formed CSV at line {reader.line_num} ({exc}); quote a field "
+            'that has commas, quotes or line breaks whole, with its quotes doubled ("say ""hi""")'
+        ) from None
+    except (OSError, EOFError) as exc:
+        raise cannot_read(path, exc) from None
+    finally:
+        csv.field_size_limit(old_limit)
+    if header is None:
+        raise BakeoffError(f"{path} is empty (blank lines only); give a header and data rows")
+    return _Table(path, rows, places, header)
+
+
+def _csv_header(path: Path, record: list[str]) -> list[str]:
+    """Column names; unnamed columns are named as pandas names them, duplicates are refused."""
+    header = [c.strip() or f"Unnamed: {j}" for j, c in enumerate(record)]
+    _refuse_duplicates(path, header)
+    return header
+
+
+def _refuse_duplicates(path: Path, columns: Sequence[str]) -> None:
+    """Two columns with one name: which one holds the labels cannot be guessed."""
+    counts = Counter(columns)
+    dups = [c for c in counts if counts[c] > 1]
+    if dups:
+        where = ", ".join(str(j + 1) for j, c in enumerate(columns) if c == dups[0])
+        raise BakeoffError(
+            f"{path}: column name {dups[0]!r} is used {counts[dups[0]]} times (columns {where}); "
+            "rename the columns so each name is unique"
+        )
+
+
+def _read_parquet(path: Path) -> _Table:
+    try:
+        import pyarrow.parquet as pq
+
+        columns = list(pq.read_schema(path).names)
+        _refuse_duplicates(path, columns)
+        import pandas as pd
+
+        frame = pd.read_parquet(path)
     except BakeoffError:
         raise
-    except Exception as exc:
-        raise BakeoffError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
-    return frame.to_dict(orient="records")
+    except (OSError, EOFError) as exc:
+        raise cannot_read(path, exc) from None
+    except Exception as exc:  # pyarrow raises ArrowInvalid and friends for a damaged file
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise BakeoffError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__}: {first[:160]}); "
+            "re-export it, or save the data as CSV or JSON Lines"
+        ) from None
+    rows = frame.to_dict(orient="records")
+    return _Table(
+        path, rows, [f"row {i}" for i in range(1, len(rows) + 1)], [str(c) for c in frame.columns]
+    )
 
 
 def _canon(value: Any) -> str | None:
-    """One spelling per label: 1, 1.0 and "1" are the same label; True is "true"."""
-    if value is None or (isinstance(value, float) and value != value):
+    """One spelling per label, whatever the file format wrote.
+
+    1, 1.0, "1" and "1.0" are the same label ("1"): CSV holds only strings, while JSON Lines and
+    Parquet keep numbers, and a float column (any column with a gap, in pandas) is written to CSV
+    as "1.0". Likewise True, "True" and "true" are "true". None, NaN, an empty string and the text
+    "NaN" are no label at all (None). Strings are stripped of surrounding spaces.
+    """
+    if value is None:
         return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()  # numpy scalars from Parquet
+        except (ValueError, TypeError):
+            pass
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    if isinstance(value, float):
+        if value != value:
+            return None
+        if value.is_integer():
+            return str(int(value))
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in MISSING_LABELS:
+            return None
+        if text.lower() in ("true", "false"):
+            return text.lower()
+        if _DECIMAL.fullmatch(text) and ("." in text or "e" in text.lower()):
+            number = float(text)
+            if math.isfinite(number) and number.is_integer():
+                return str(int(number))
+        return text
+    raise TypeError(type(value).__name__)
+
+
+def _canon_label(value: Any, where: Path, at: str, column: str) -> str:
+    """A row's label in its one spelling, or a one-line error naming the row."""
+    try:
+        label = _canon(value)
+    except TypeError:
+        raise BakeoffError(
+            f"{where}: {at} has a '{column}' that is {json_kind(value)}; a label must be a "
+            "string or a number"
+        ) from None
+    if label is None:
+        shown = str(value).strip() if value is not None else ""
+        shown = f" ({shown!r})" if shown else ""
+        raise BakeoffError(
+            f"{where}: {at} has no '{column}' value{shown}; fill in its label or remove that row"
+        )
+    return label
 
 
 def _label_order(values: set[str]) -> list[str]:
-    """Sorted label names; numerically when every label is an integer (so 2 sorts before 10)."""
-    if all(v.lstrip("-").isdigit() for v in values):
-        return sorted(values, key=int)
+    """Sorted label names; numerically when every label is a number (so 2 sorts before 10).
+
+    Only ASCII digits count: ``str.isdigit`` is true for '²' and int() then fails.
+    """
+    if values and all(_INTEGER.fullmatch(v) for v in values):
+        return sorted(values, key=lambda v: (int(v), v))
+    if values and all(_DECIMAL.fullmatch(v) for v in values):
+        return sorted(values, key=lambda v: (Decimal(v), v))
     return sorted(values)
 
 
-def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
-    """Read, validate and (if needed) split a user's data into a :class:`TaskData`."""
-    fields = (cfg.text_column,) + ((cfg.text_pair_column,) if cfg.text_pair_column else ())
-    train_rows = _read_table(Path(cfg.train_file))
-    eval_rows = _read_table(Path(cfg.eval_file)) if cfg.eval_file else None
-    for rows, path in ((train_rows, cfg.train_file), (eval_rows, cfg.eval_file)):
-        if rows is None:
-            continue
-        if not rows:
-            raise BakeoffError(f"{path}: has no rows; give a file with data")
-        missing = [c for c in (*fields, cfg.label_column) if c not in rows[0]]
-        if missing:
-            have = ", ".join(map(str, rows[0].keys()))
+def _check_columns(table: _Table, columns: Sequence[str], label_column: str) -> None:
+    """Every needed column exists in the file; otherwise name the columns it has."""
+    if not table.rows:
+        have = f" (columns: {_names(table.columns)})" if table.columns else ""
+        raise BakeoffError(f"{table.path}: has no data rows{have}; give a file with data")
+    missing = [c for c in columns if c not in table.columns]
+    if not missing:
+        return
+    hint = "set --text-column/--text-pair-column/--label-column to the right names"
+    if len(table.columns) == 1 and any(sep in table.columns[0] for sep in _SEPARATORS):
+        hint = "the file seems to use another separator than ','; save it as comma-separated"
+    else:
+        folded = {c.strip().lower(): c for c in table.columns}
+        near = [folded[m.strip().lower()] for m in missing if m.strip().lower() in folded]
+        if near:
+            hint = f"did you mean {near[0]!r}? (names are case-sensitive); " + hint
+    raise BakeoffError(
+        f"{table.path}: no column{'s' if len(missing) > 1 else ''} "
+        f"{', '.join(map(repr, missing))} "
+        f"(columns: {_names(table.columns)}); {hint}"
+    )
+
+
+def _names(columns: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(map(repr, columns[:limit]))
+    return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
+
+
+def _labelled(table: _Table, label_column: str) -> None:
+    """Replace each row's label by its one spelling (see :func:`_canon`); refuse missing ones."""
+    for row, at in zip(table.rows, table.places):
+        if label_column not in row:
+            have = ", ".join(map(repr, row)) or "none"
             raise BakeoffError(
-                f"{path}: no column {', '.join(map(repr, missing))} (columns: {have}); "
-                "set --text-column/--text-pair-column/--label-column to the right names"
+                f"{table.path}: {at} has no {label_column!r} (it has: {have}); add it or remove "
+                "that row"
             )
-    for rows in (train_rows, eval_rows or []):
-        for row in rows:
-            row[cfg.label_column] = _canon(row[cfg.label_column])
-    seen = {r[cfg.label_column] for r in train_rows if r[cfg.label_column] is not None}
-    names = [_canon(x) or "" for x in cfg.labels] if cfg.labels else _label_order(seen)
+        row[label_column] = _canon_label(row[label_column], table.path, at, label_column)
+
+
+def _explicit_labels(cfg: CustomDataConfig) -> list[str]:
+    names = [_canon(x) or "" for x in cfg.labels or []]
+    dups = [n for n, k in Counter(names).items() if k > 1]
+    if dups or "" in names:
+        what = f"{dups[0]!r} twice" if dups else "an empty label"
+        raise BakeoffError(f"labels: the list has {what}; give each label once")
+    return names
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
+    """Read, validate and (if needed) split a user's data into a :class:`TaskData`.
+
+    Every problem with the files (missing, a directory, not UTF-8, empty, header only, a missing
+    or duplicated column, a row that is not an object, a row without a label) is raised as one
+    :class:`BakeoffError` line naming the file and the row, before anything is run or written.
+    Rows without a label (empty, null or NaN) are refused, not skipped: dropping them silently
+    would change the data without the user knowing.
+    """
+    fields = (cfg.text_column,) + ((cfg.text_pair_column,) if cfg.text_pair_column else ())
+    needed = (*fields, cfg.label_column)
+    if len(set(needed)) < len(needed):
+        raise BakeoffError(
+            f"columns {', '.join(map(repr, needed))}: one column is given twice; the text, text "
+            "pair and label columns must be different columns"
+        )
+    train_path = Path(cfg.train_file)
+    eval_path = Path(cfg.eval_file) if cfg.eval_file else None
+    if eval_path is not None and _same_file(train_path, eval_path):
+        raise BakeoffError(
+            f"the eval file {eval_path} is the train file; give a separate eval file, or omit it "
+            "for a stratified hold-out"
+        )
+    tables = [_read_table(train_path)] + ([_read_table(eval_path)] if eval_path else [])
+    for table in tables:
+        _check_columns(table, needed, cfg.label_column)
+        _labelled(table, cfg.label_column)
+    train_table = tables[0]
+    eval_table = tables[1] if eval_path else None
+    seen = {r[cfg.label_column] for r in train_table.rows}
+    names = _explicit_labels(cfg) if cfg.labels else _label_order(seen)
     if len(names) < 2:
         only = names[0] if names else "none"
         raise BakeoffError(
-            f"{cfg.train_file}: the training data has a single class ({only!r}); "
+            f"{train_path}: the training data has a single class ({only!r}); "
             "a classifier needs at least two labels"
         )
     label_of = {name: i for i, name in enumerate(names)}
@@ -164,21 +421,26 @@ def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
         label_names=tuple(names),
         label_field=cfg.label_column,
     )
-    train = _rows_to_examples(train_rows, task, str(cfg.train_file), label_of=label_of)
-    if eval_rows is not None:
-        unseen = sorted({r[cfg.label_column] for r in eval_rows} - set(label_of) - {None})
+    train = _rows_to_examples(
+        train_table.rows, task, str(train_path), label_of=label_of, places=train_table.places
+    )
+    if eval_table is not None and eval_path is not None:
+        unseen = sorted({r[cfg.label_column] for r in eval_table.rows} - set(label_of))
         if unseen:
             raise BakeoffError(
-                f"{cfg.eval_file}: eval labels {', '.join(map(repr, unseen))} never occur in "
+                f"{eval_path}: eval labels {', '.join(map(repr, unseen[:5]))}"
+                f"{f' and {len(unseen) - 5} more' if len(unseen) > 5 else ''} never occur in "
                 "training; add training rows for them or drop them from the eval file"
             )
-        eval_ = _rows_to_examples(eval_rows, task, str(cfg.eval_file), label_of=label_of)
+        eval_ = _rows_to_examples(
+            eval_table.rows, task, str(eval_path), label_of=label_of, places=eval_table.places
+        )
         eval_split = "eval"
-        hashed = f"{_sha256(Path(cfg.train_file))}:{_sha256(Path(cfg.eval_file))}"
+        hashed = f"{_sha256(train_path)}:{_sha256(eval_path)}"
     else:
         train, eval_ = stratified_split(train, cfg.holdout_fraction, seed)
         eval_split = f"holdout{cfg.holdout_fraction:g}"
-        hashed = f"{_sha256(Path(cfg.train_file))}:holdout:{cfg.holdout_fraction}:{seed}"
+        hashed = f"{_sha256(train_path)}:holdout:{cfg.holdout_fraction}:{seed}"
     validate_splits(task, train, eval_, f"task '{cfg.name}'")
     columns = f"{cfg.text_column}|{cfg.text_pair_column}|{cfg.label_column}|{names}"
     fingerprint = hashlib.sha256(f"{hashed}:{columns}".encode()).hexdigest()[:16]

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,15 +102,29 @@ def stratified_split(
 # validation
 
 
-def _check_text(value: Any, column: str, row: int, where: str) -> str:
+def _check_text(value: Any, column: str, row: int | str, where: str) -> str:
+    """The text of one field; ``row`` is the row's number or its place ('row 4 (line 6)')."""
+    at = f"row {row}" if isinstance(row, int) else row
     if value is None or (isinstance(value, float) and value != value):
         raise BakeoffError(
-            f"{where}: row {row} has no '{column}' value; fill or remove rows with empty text"
+            f"{where}: {at} has no '{column}' value; fill or remove rows with empty text"
+        )
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BakeoffError(
+                f"{where}: {at} has a '{column}' that is not UTF-8 text; store it as text"
+            ) from None
+    if not isinstance(value, (str, int, float)):
+        raise BakeoffError(
+            f"{where}: {at} has a '{column}' that is {json_kind(value)}, not text; "
+            "give one string per row"
         )
     text = str(value)
     if not text.strip():
         raise BakeoffError(
-            f"{where}: row {row} has an empty '{column}'; fill or remove rows with empty text"
+            f"{where}: {at} has an empty '{column}'; fill or remove rows with empty text"
         )
     return text
 
@@ -156,33 +171,191 @@ def _find_split_file(folder: Path, split: str) -> Path | None:
     return None
 
 
-def not_utf8(path: Path, exc: UnicodeDecodeError) -> BakeoffError:
-    """The one-line error for a file that is not UTF-8, naming the first bad byte."""
+def file_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when it is gzipped."""
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    return path.read_bytes()
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError | None = None) -> BakeoffError:
+    """The one-line error for a file that is not UTF-8, naming the first bad byte's line and offset.
+
+    The offset in a decoder's exception counts from the start of the block it was decoding (text
+    files, pandas and gzip all decode in blocks), so it is wrong for any bad byte past the first
+    block. The file is decoded again here, whole, to find where the bad byte really is.
+    """
+    try:
+        raw = file_bytes(path)
+        raw.decode("utf-8")
+    except UnicodeDecodeError as whole:
+        start = whole.start
+        line = raw.count(b"\n", 0, start) + 1
+        column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        where = "uncompressed byte" if path.name.lower().endswith(".gz") else "byte"
+        hint = ""
+        if _looks_single_byte(raw):
+            hint = " (it looks like Latin-1 or Windows-1252)"
+        return BakeoffError(
+            f"{path}: not valid UTF-8: byte 0x{raw[start]:02x} on line {line}, column {column} "
+            f"({where} offset {start}){hint}; re-save the file as UTF-8"
+        )
+    except (OSError, EOFError):
+        pass
+    detail = f" (byte 0x{exc.object[exc.start]:02x})" if exc is not None else ""
+    return BakeoffError(f"{path}: not valid UTF-8{detail}; re-save the file as UTF-8")
+
+
+def _looks_single_byte(raw: bytes) -> bool:
+    """True when the bytes read as Windows-1252: the usual reason a file is not UTF-8."""
+    try:
+        raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def cannot_read(path: Path, exc: BaseException) -> BakeoffError:
+    """The one-line error for a file the OS or the decompressor refuses to read."""
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return BakeoffError(
-        f"{path}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-        "re-save the file as UTF-8"
+        f"{path}: cannot be read ({reason}); check that it is a readable, complete file"
     )
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read a (possibly gzipped) JSON Lines file strictly as UTF-8."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows: list[dict[str, Any]] = []
+@dataclass
+class Rows:
+    """Rows read from a data file, with where each one is in the file (for error messages)."""
+
+    rows: list[dict[str, Any]]
+    #: per row, e.g. "row 4" or "row 4 (line 6)": the 1-based row and, where it differs, its line
+    places: list[str]
+    #: every column (key) seen, in order of first appearance
+    columns: list[str]
+
+
+def place(row: int, line: int | None) -> str:
+    """'row 4', or 'row 4 (line 6)' where the row does not sit on the line of the same number."""
+    return f"row {row}" if line is None or line == row else f"row {row} (line {line})"
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """object_pairs_hook for json: a key given twice is refused instead of the last one winning
+    silently (which of two 'label' values is meant cannot be guessed)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def json_kind(value: Any) -> str:
+    """How a JSON value that is not an object is named in an error: 'null', 'a list', ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _json_rows(path: Path, text: str) -> Rows:
+    """A .json file holding one array of objects (the other common JSON export)."""
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-            for lineno, line in enumerate(fh, start=1):
+        items = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as dup:
+        raise BakeoffError(
+            f"{path}: an object has the key {dup.key!r} twice; keep one of them"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise BakeoffError(
+            f"{path}: not valid JSON ({exc.msg} on line {exc.lineno}, column {exc.colno}); "
+            "fix it, or write one JSON object per line (JSON Lines)"
+        ) from None
+    rows: list[dict[str, Any]] = []
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise BakeoffError(
+                f"{path}: item {i} of the array is {json_kind(item)}, not an object; every item "
+                'must be an object such as {"text": "...", "label": "..."}'
+            )
+        rows.append(item)
+    return Rows(rows, [f"row {i}" for i in range(1, len(rows) + 1)], _columns(rows))
+
+
+def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def read_jsonl_rows(path: Path) -> Rows:
+    """Read a (possibly gzipped) JSON Lines file strictly as UTF-8, one object per line.
+
+    Blank lines are skipped; a line that is not a JSON object (a list, a string, ``null``), or an
+    object with a key given twice, is refused with its line number. A ``.json`` file that holds one
+    JSON array of objects is read as well.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    rows: list[dict[str, Any]] = []
+    places: list[str] = []
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as fh:  # type: ignore[operator]
+            if path.name.lower().endswith(".json"):
+                text = fh.read()
+                if text.lstrip().startswith("["):
+                    return _json_rows(path, text)
+                lines = text.splitlines()
+            else:
+                lines = fh
+            for lineno, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
                 try:
-                    rows.append(json.loads(line))
+                    obj = json.loads(line, object_pairs_hook=_unique_keys)
+                except _DuplicateKey as dup:
+                    raise BakeoffError(
+                        f"{path}: line {lineno} has the key {dup.key!r} twice; keep one of them"
+                    ) from None
                 except json.JSONDecodeError as exc:
                     raise BakeoffError(
-                        f"{path}: line {lineno} is not valid JSON ({exc.msg}); "
-                        "fix or remove that line"
+                        f"{path}: line {lineno} is not valid JSON ({exc.msg}); fix or remove that "
+                        "line (JSON Lines needs one whole object per line)"
                     ) from None
+                if not isinstance(obj, dict):
+                    raise BakeoffError(
+                        f"{path}: line {lineno} is {json_kind(obj)}, not a JSON object; every "
+                        'line must be one object such as {"text": "...", "label": "..."}'
+                    )
+                rows.append(obj)
+                places.append(place(len(rows), lineno))
     except UnicodeDecodeError as exc:
         raise not_utf8(path, exc) from None
-    return rows
+    except (OSError, EOFError) as exc:
+        raise cannot_read(path, exc) from None
+    return Rows(rows, places, _columns(rows))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON Lines file (see :func:`read_jsonl_rows`)."""
+    return read_jsonl_rows(path).rows
 
 
 def _rows_to_examples(
@@ -190,41 +363,59 @@ def _rows_to_examples(
     task: TaskSpec,
     where: str,
     label_of: dict[Any, int] | None = None,
+    places: Sequence[str] | None = None,
 ) -> list[Example]:
+    """Validated examples; ``places`` names each row in errors (default 'row N')."""
     examples = []
     for i, row in enumerate(rows, start=1):
+        at = places[i - 1] if places is not None else f"row {i}"
         for col in (*task.text_fields, task.label_field):
             if col not in row:
+                have = ", ".join(map(repr, row)) or "none"
                 raise BakeoffError(
-                    f"{where}: row {i} has no column '{col}'; "
-                    f"expected columns {', '.join((*task.text_fields, task.label_field))}"
+                    f"{where}: {at} has no {col!r} (it has: {have}); add it or remove that row"
                 )
         raw_label = row[task.label_field]
-        if raw_label is None:
+        if raw_label is None or (isinstance(raw_label, float) and raw_label != raw_label):
             raise BakeoffError(
-                f"{where}: row {i} has no '{task.label_field}' value; fill or remove that row"
+                f"{where}: {at} has no '{task.label_field}' value; fill in its label or remove "
+                "that row"
             )
         if label_of is not None:
             if raw_label not in label_of:
                 raise BakeoffError(
-                    f"{where}: row {i} has label {raw_label!r}, not one of "
+                    f"{where}: {at} has label {raw_label!r}, not one of "
                     f"{', '.join(map(repr, label_of))}; fix the label or the label list"
                 )
             label = label_of[raw_label]
         else:
-            label = int(raw_label)
-            if not 0 <= label < task.num_labels:
+            label = _label_id(raw_label)
+            if label is None or not 0 <= label < task.num_labels:
                 raise BakeoffError(
-                    f"{where}: row {i} has label {raw_label!r}, expected 0..{task.num_labels - 1}"
+                    f"{where}: {at} has label {raw_label!r}, expected an integer "
+                    f"0..{task.num_labels - 1}; fix that row"
                 )
-        text = _check_text(row[task.text_fields[0]], task.text_fields[0], i, where)
+        text = _check_text(row[task.text_fields[0]], task.text_fields[0], at, where)
         pair = (
-            _check_text(row[task.text_fields[1]], task.text_fields[1], i, where)
+            _check_text(row[task.text_fields[1]], task.text_fields[1], at, where)
             if task.is_pair
             else None
         )
         examples.append(Example(text=text, label=label, text_pair=pair))
     return examples
+
+
+def _label_id(value: Any) -> int | None:
+    """A built-in task's label as an integer id: 1, 1.0 and "1" are 1; anything else is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+        return int(value)
+    return None
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
@@ -248,8 +439,9 @@ def _load_local(task: TaskSpec, root: Path) -> TaskData | None:
     eval_path = _find_split_file(folder, task.local.eval_split)
     if train_path is None or eval_path is None:
         return None
-    train = _rows_to_examples(read_jsonl(train_path), task, str(train_path))
-    eval_ = _rows_to_examples(read_jsonl(eval_path), task, str(eval_path))
+    train_rows, eval_rows = read_jsonl_rows(train_path), read_jsonl_rows(eval_path)
+    train = _rows_to_examples(train_rows.rows, task, str(train_path), places=train_rows.places)
+    eval_ = _rows_to_examples(eval_rows.rows, task, str(eval_path), places=eval_rows.places)
     fingerprint = hashlib.sha256(
         f"{_sha256(train_path)}:{_sha256(eval_path)}".encode()
     ).hexdigest()[:16]

@@ -7,7 +7,6 @@ rate of their own, never turned into a class.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest
@@ -19,6 +18,7 @@ from sklearn.metrics import (
 )
 
 from bakeoff.classifier import INVALID
+from bakeoff.records import ClassMetrics, Metrics
 
 
 def accuracy_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -30,14 +30,14 @@ def accuracy_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[f
 
 
 def format_accuracy(accuracy: float, ci_low: float, ci_high: float) -> str:
-    """'87.6 ± 2.2': accuracy in percent and the half-width of its 95% interval; one spelling
-    for the CLI table and the report, so the two can be compared at a glance."""
-    return f"{100 * accuracy:.1f} ± {100 * (ci_high - ci_low) / 2:.1f}"
+    """'87.6 [85.2, 89.7]': accuracy in percent and its 95% interval. A Wilson interval is not
+    symmetric, so it is printed as [low, high]; one spelling for the CLI table and the report."""
+    return f"{100 * accuracy:.1f} [{100 * ci_low:.1f}, {100 * ci_high:.1f}]"
 
 
 def compute_metrics(
     gold: Sequence[int], pred: Sequence[int], label_names: Sequence[str]
-) -> dict[str, Any]:
+) -> Metrics:
     """Accuracy (+95% CI), macro-F1, MCC, per-class precision/recall/F1, confusion matrix, n."""
     gold_a = np.asarray(gold, dtype=int)
     pred_a = np.asarray(pred, dtype=int)
@@ -49,26 +49,18 @@ def compute_metrics(
     precision, recall, f1, support = precision_recall_fscore_support(
         gold_a, pred_a, labels=labels, zero_division=0
     )
-    return {
-        "n": n,
-        "accuracy": correct / n if n else 0.0,
-        "accuracy_ci_low": low,
-        "accuracy_ci_high": high,
-        "macro_f1": float(
-            f1_score(gold_a, pred_a, labels=labels, average="macro", zero_division=0)
-        ),
-        "mcc": float(matthews_corrcoef(gold_a, pred_a)) if n else 0.0,
-        "n_invalid": n_invalid,
-        "invalid_rate": n_invalid / n if n else 0.0,
-        "per_class": {
-            name: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
+    return Metrics(
+        n=n,
+        accuracy=correct / n if n else 0.0,
+        accuracy_ci_low=low,
+        accuracy_ci_high=high,
+        macro_f1=float(f1_score(gold_a, pred_a, labels=labels, average="macro", zero_division=0)),
+        mcc=float(matthews_corrcoef(gold_a, pred_a)) if n else 0.0,
+        n_invalid=n_invalid,
+        invalid_rate=n_invalid / n if n else 0.0,
+        per_class={
+            name: ClassMetrics(float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]))
             for i, name in enumerate(label_names)
         },
-        # rows: gold label, columns: predicted label (invalid answers are not a column)
-        "confusion_matrix": confusion_matrix(gold_a, pred_a, labels=labels).tolist(),
-    }
+        confusion_matrix=confusion_matrix(gold_a, pred_a, labels=labels).tolist(),
+    )

@@ -1,9 +1,13 @@
 """Where experiments execute: planning a grid, and running each experiment into the store.
 
+Data flows one way: a :class:`GridConfig` is planned into :class:`PlannedExperiment` records
+(every input checked here, before anything is written), an :class:`Executor` runs them, each
+run's result reaches the store, and the report reads only the store.
+
 The unit of work is :func:`run_experiment` (one experiment, start to stored result). An
 :class:`Executor` decides where units run; :class:`LocalExecutor` runs them one after another in
-this process. A distributed executor only has to implement ``Executor.run`` and call
-``run_experiment`` on its workers against the same store.
+this process. :func:`run_grid` is the one path from a grid to results that the CLI calls; a
+distributed executor plugs in there by implementing ``Executor.run``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol
 
 from bakeoff.classifier import NullProgress, Progress
@@ -19,8 +24,10 @@ from bakeoff.custom import load_custom, load_custom_config, parse_custom_config
 from bakeoff.data import TaskData, load_builtin, stratified_indices
 from bakeoff.environment import environment
 from bakeoff.errors import BakeoffError
+from bakeoff.methods import get_method_spec
 from bakeoff.metrics import compute_metrics
 from bakeoff.models import model_kind, resolve_model
+from bakeoff.records import Metrics
 from bakeoff.store import ResultsStore
 from bakeoff.tasks import BUILTIN_TASKS, get_task
 from bakeoff.timing import timed_evaluation
@@ -45,10 +52,13 @@ class PlannedExperiment:
 
 @dataclass
 class Outcome:
+    """What became of one experiment: ``busy`` means another live process was running it."""
+
     experiment: PlannedExperiment
-    status: Literal["done", "skipped", "failed"]
+    status: Literal["done", "failed", "busy"]
     error: str | None = None
-    metrics: dict | None = field(default=None)
+    metrics: Metrics | None = field(default=None)
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_grid_tasks(grid: GridConfig) -> dict[str, TaskData]:
@@ -71,34 +81,24 @@ def load_grid_tasks(grid: GridConfig) -> dict[str, TaskData]:
     return loaded
 
 
-def _mismatch(model: str, method: str) -> str | None:
-    """Why ``method`` cannot run on ``model`` (None when it can, or the kind is unknown yet)."""
-    kind = model_kind(model)
-    if kind == "causal" and method == "finetune":
-        return (
-            f"model '{model}' is a causal LM; use --method zero-shot or few-shot with it, "
-            "or fine-tune an encoder such as minilm"
-        )
-    if kind == "encoder" and method != "finetune":
-        return (
-            f"model '{model}' is an encoder; use --method finetune with it, or prompt a causal LM "
-            "such as smollm2-135m"
-        )
-    return None
-
-
 def _mismatches(grid: GridConfig) -> dict[tuple[str, str], str]:
     """Every (model, method) pair of the grid that cannot run, with the reason."""
-    pairs = ((m, k) for m in grid.models for k in grid.methods)
-    return {pair: why for pair in pairs if (why := _mismatch(*pair))}
+    reasons = {}
+    for model in grid.models:
+        kind = model_kind(model)
+        for method in grid.methods:
+            why = get_method_spec(method).mismatch(model, kind)
+            if why:
+                reasons[(model, method)] = why
+    return reasons
 
 
-def skipped_pairs(grid: GridConfig) -> list[tuple[str, str]]:
-    """(model, method) pairs of the grid that cannot run: an encoder is fine-tuned, a causal LM
-    is prompted. A grid crossing both kinds with both kinds of method runs the pairs that fit,
-    as a user of such a grid expects; but a model or a method that fits nothing in the grid is
-    an error (see :func:`plan`), since it was surely meant to run."""
-    return list(_mismatches(grid))
+def skipped_pairs(grid: GridConfig) -> dict[tuple[str, str], str]:
+    """(model, method) pairs of the grid that cannot run, with the reason: each method declares
+    the model kinds it accepts. A grid crossing both kinds with both kinds of method runs the
+    pairs that fit, as a user of such a grid expects; but a model or a method that fits nothing
+    in the grid is an error (see :func:`plan`), since it was surely meant to run."""
+    return _mismatches(grid)
 
 
 def _check_pairs(grid: GridConfig) -> set[tuple[str, str]]:
@@ -137,6 +137,7 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
             for method in grid.methods:
                 if (model, method) in skipped:
                     continue
+                spec = get_method_spec(method)
                 config = ExperimentConfig(
                     task=task_name,
                     data_fingerprint=data.fingerprint,
@@ -145,17 +146,11 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
                     method=method,
                     seed=grid.seed,
                     precision=grid.precision,
-                    train_limit=grid.train_limit if method == "finetune" else None,
+                    batch_size=grid.batch_size,
+                    train_limit=grid.train_limit if spec.trains else None,
                     eval_limit=grid.eval_limit,
                     latency_samples=grid.latency_samples,
-                    finetune=grid.finetune if method == "finetune" else None,
-                    prompt=(
-                        grid.prompt.model_copy(update={"k": 0})
-                        if method == "zero-shot"
-                        else grid.prompt
-                        if method == "few-shot"
-                        else None
-                    ),
+                    settings=spec.settings_for(grid.section(spec.settings_section)),
                 )
                 planned.append(PlannedExperiment(config, data, indices[task_name]))
     return planned
@@ -165,18 +160,30 @@ def run_experiment(
     experiment: PlannedExperiment, store: ResultsStore, progress: Progress | None = None
 ) -> Outcome:
     """Run one experiment end to end and store it. Predictions and the 'done' mark are written in
-    one transaction, so an interruption at any point leaves either nothing or a complete result."""
-    from bakeoff.methods import get_method, release_models
+    one transaction, so an interruption at any point leaves either nothing new or a complete
+    result; a result stored by an earlier attempt is kept until this one is complete."""
+    from bakeoff.methods import release_models
 
     progress = progress or NullProgress()
     config, data = experiment.config, experiment.data
     examples = [data.eval[i] for i in experiment.eval_indices]
-    store.save_examples(experiment.dataset_key, list(zip(experiment.eval_indices, examples)))
-    store.start(experiment.id, config, experiment.dataset_key, data.task.label_names, environment())
+    counts = [0] * data.task.num_labels
+    for ex in data.train:
+        counts[ex.label] += 1
+    store.save_examples(
+        experiment.dataset_key,
+        list(zip(experiment.eval_indices, examples)),
+        data.task.name,
+        counts,
+    )
+    env = environment()
+    if not store.start(experiment.id, config, experiment.dataset_key, data.task.label_names, env):
+        return Outcome(experiment, "busy", error="another process is running it")
     # memory held for an earlier model would otherwise be billed to this one
     release_models(keep=config.model)
     try:
-        prepared = get_method(config.method).prepare(config, data, progress)
+        spec = get_method_spec(config.method)
+        prepared = spec.factory().prepare(config, data, progress)
         advance = progress.stage(
             f"evaluating on {len(examples)} {data.eval_split} examples", len(examples)
         )
@@ -193,17 +200,19 @@ def run_experiment(
         )
         gold = [ex.label for ex in examples]
         metrics = compute_metrics(gold, predictions.labels, data.task.label_names)
-        training = {"train_time_s": prepared.train_time_s, **prepared.info}
+        training = prepared.training
         store.finish(
             experiment.id,
             experiment.eval_indices,
             gold,
             predictions,
             metrics,
-            timing.to_dict(),
+            timing,
             training,
+            config=config,
+            environment=env,
         )
-        return Outcome(experiment, "done", metrics=metrics)
+        return Outcome(experiment, "done", metrics=metrics, warnings=list(training.warnings))
     except BakeoffError as exc:
         store.fail(experiment.id, str(exc))
         return Outcome(experiment, "failed", error=str(exc))
@@ -215,15 +224,21 @@ def run_experiment(
         return Outcome(experiment, "failed", error=f"{type(exc).__name__}: {exc}")
 
 
+OutcomeCallback = Callable[[Outcome], None]
+StartCallback = Callable[[PlannedExperiment], None]
+
+
 class Executor(Protocol):
-    """Runs planned experiments against a store. Implementations decide where they execute."""
+    """Runs planned experiments against a store. Implementations decide where they execute;
+    only the process that calls ``run`` writes the store."""
 
     def run(
         self,
         experiments: Sequence[PlannedExperiment],
         store: ResultsStore,
         progress: Progress | None = None,
-        on_outcome: Callable[[Outcome], None] | None = None,
+        on_outcome: OutcomeCallback | None = None,
+        on_start: StartCallback | None = None,
     ) -> list[Outcome]: ...
 
 
@@ -235,15 +250,22 @@ class LocalExecutor:
         experiments: Sequence[PlannedExperiment],
         store: ResultsStore,
         progress: Progress | None = None,
-        on_outcome: Callable[[Outcome], None] | None = None,
+        on_outcome: OutcomeCallback | None = None,
+        on_start: StartCallback | None = None,
     ) -> list[Outcome]:
         outcomes = []
         for experiment in experiments:
+            if on_start:
+                on_start(experiment)
             outcome = run_experiment(experiment, store, progress)
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
         return outcomes
+
+
+#: executors by name, for ``--executor`` and ``executor:`` in grid files
+EXECUTORS: dict[str, Callable[[], Executor]] = {"local": LocalExecutor}
 
 
 def pending(
@@ -252,7 +274,93 @@ def pending(
     """Split into (to run, already done). Anything not 'done' (never run, crashed, failed) runs."""
     if force:
         return list(experiments), []
+    statuses = store.statuses()
     todo, done = [], []
     for exp in experiments:
-        (done if store.status(exp.id) == "done" else todo).append(exp)
+        (done if statuses.get(exp.id) == "done" else todo).append(exp)
     return todo, done
+
+
+@dataclass
+class GridPlan:
+    """A grid planned and checked: its experiments, and the pairs it skips with the reason."""
+
+    grid: GridConfig
+    experiments: list[PlannedExperiment]
+    skipped: dict[tuple[str, str], str]
+
+
+def plan_grid(grid: GridConfig) -> GridPlan:
+    """Check and expand a grid. Raises before anything is written, so a bad grid leaves no store."""
+    return GridPlan(grid, plan(grid), skipped_pairs(grid))
+
+
+class GridListener(Protocol):
+    """What a front end (the CLI's progress display) hears while a grid runs."""
+
+    def planned(
+        self, todo: Sequence[PlannedExperiment], done: Sequence[PlannedExperiment]
+    ) -> None: ...
+
+    def started(self, experiment: PlannedExperiment) -> None: ...
+
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+@dataclass
+class GridRun:
+    plan: GridPlan
+    todo: list[PlannedExperiment]
+    already_done: list[PlannedExperiment]
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+def run_grid(
+    grid: GridConfig | GridPlan,
+    store: ResultsStore | str | Path,
+    executor: Executor | None = None,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    listener: GridListener | None = None,
+) -> GridRun:
+    """The one path from a grid to stored results: plan (all checks first), open the store,
+    skip what is done, run the rest on ``executor`` (local by default).
+
+    Ctrl-C propagates as KeyboardInterrupt after the running experiment is marked; the
+    ``GridRun`` built so far is attached to it as ``exc.grid_run`` for the caller to report.
+    """
+    planned = grid if isinstance(grid, GridPlan) else plan_grid(grid)
+    own_store = not isinstance(store, ResultsStore)
+    db = ResultsStore(store) if not isinstance(store, ResultsStore) else store
+    try:
+        todo, done = pending(planned.experiments, db, force=force)
+        result = GridRun(planned, todo, done)
+        if listener:
+            listener.planned(todo, done)
+
+        def on_outcome(outcome: Outcome) -> None:
+            result.outcomes.append(outcome)
+            if listener:
+                listener.finished(outcome)
+
+        if todo:
+            try:
+                (executor or LocalExecutor()).run(
+                    todo,
+                    db,
+                    progress,
+                    on_outcome=on_outcome,
+                    on_start=listener.started if listener else None,
+                )
+            except KeyboardInterrupt as exc:
+                exc.grid_run = result  # type: ignore[attr-defined]
+                raise
+        return result
+    finally:
+        if own_store:
+            db.close()

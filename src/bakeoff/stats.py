@@ -173,8 +173,9 @@ def compare_all(
 class TaskVerdict:
     """Who wins a task, or with whom the most accurate experiment is statistically tied."""
 
-    #: "winner": significantly better than every other; "tie": not; "alone": nothing to compare
-    status: Literal["winner", "tie", "alone", "empty"]
+    #: "winner": significantly better than every other; "tie": not; "alone": nothing to compare;
+    #: "baseline": the leader is not significantly better than the majority-class baseline
+    status: Literal["winner", "tie", "alone", "empty", "baseline"]
     leader: str | None
     alpha: float
     #: experiments the leader is not significantly different from

@@ -1,16 +1,27 @@
 """The results store: one SQLite file holding every experiment, its predictions and its examples.
 
-Why SQLite: one file to copy, transactional writes, readable by any tool. An experiment row is
-written as ``running`` when it starts and flipped to ``done`` in the same transaction that stores
-all its predictions, so a crash (even SIGKILL) can never leave a 'done' experiment with missing
-predictions; a ``running`` row left behind is simply run again.
+Why SQLite: one file to copy, transactional writes, readable by any tool. Guarantees:
+
+- An experiment becomes ``done`` in the same transaction that stores all its predictions, so a
+  crash (even SIGKILL) never leaves a 'done' experiment with missing predictions.
+- A finished result is never destroyed by a later attempt: a re-run (``--force``, or a second
+  process) leaves the ``done`` row and its predictions alone until its own result is complete,
+  then replaces both in one transaction. A failure or Ctrl-C of the later attempt changes nothing.
+- Two processes never run one experiment at once: starting takes a lease (owner and heartbeat,
+  renewed by a background thread while the experiment runs). A second process finds a live lease
+  and skips the experiment, saying so; a lease whose holder died (no heartbeat for
+  ``LEASE_TIMEOUT_S``) is taken over, so a killed run is simply run again.
+- Read-only commands open the file read-only; a store this version cannot read (newer or older
+  schema, missing columns, damaged JSON) is one clear line, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,14 +29,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bakeoff.classifier import Predictions
 from bakeoff.config import ExperimentConfig
 from bakeoff.data import Example
 from bakeoff.errors import BakeoffError
+from bakeoff.records import Metrics, Timing, TrainingRecord
 
 DEFAULT_DB = "bakeoff.db"
 DB_ENV = "BAKEOFF_DB"
-SCHEMA_VERSION = 1
+#: 2: typed settings per method, leases, raw per-label scores
+SCHEMA_VERSION = 2
+#: a running experiment's lease is renewed this often, and taken over after this long without
+LEASE_HEARTBEAT_S = 10.0
+LEASE_TIMEOUT_S = 60.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +63,8 @@ CREATE TABLE IF NOT EXISTS experiments (
     environment TEXT,
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_at REAL,
     created_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL
@@ -57,12 +77,18 @@ CREATE TABLE IF NOT EXISTS examples (
     gold INTEGER NOT NULL,
     PRIMARY KEY (dataset_key, idx)
 );
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset_key TEXT PRIMARY KEY,
+    task TEXT NOT NULL,
+    train_label_counts TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS predictions (
     experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
     gold INTEGER NOT NULL,
     pred INTEGER NOT NULL,
     scores TEXT,
+    raw_scores TEXT,
     raw TEXT,
     PRIMARY KEY (experiment_id, idx)
 );
@@ -74,6 +100,24 @@ def default_db_path() -> Path:
     return Path(os.environ.get(DB_ENV) or DEFAULT_DB)
 
 
+#: columns a store must have for this version to read it
+REQUIRED_COLUMNS = {
+    "experiments": {
+        "id", "status", "task", "model", "method", "dataset_key", "eval_split", "config",
+        "label_names", "metrics", "timing", "training", "environment", "error", "attempts",
+        "lease_owner", "lease_at", "created_at", "started_at", "finished_at",
+    },
+    "examples": {"dataset_key", "idx", "text", "text_pair", "gold"},
+    "datasets": {"dataset_key", "task", "train_label_counts"},
+    "predictions": {"experiment_id", "idx", "gold", "pred", "scores", "raw_scores", "raw"},
+}  # fmt: skip
+
+
+def process_owner() -> str:
+    """Who holds a lease: host and pid, so a user can find the process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass
 class ExperimentRecord:
     id: str
@@ -83,11 +127,11 @@ class ExperimentRecord:
     method: str
     dataset_key: str
     eval_split: str
-    config: dict[str, Any]
+    config: ExperimentConfig
     label_names: list[str]
-    metrics: dict[str, Any] | None
-    timing: dict[str, Any] | None
-    training: dict[str, Any] | None
+    metrics: Metrics | None
+    timing: Timing | None
+    training: TrainingRecord | None
     environment: dict[str, Any] | None
     error: str | None
     attempts: int
@@ -103,6 +147,8 @@ class PredictionRow:
     pred: int
     scores: list[float] | None
     raw: str | None
+    #: per-label raw scores: log-likelihoods (prompted) or logits (trained), where kept
+    raw_scores: list[float] | None = None
 
 
 @dataclass
@@ -115,6 +161,15 @@ class ExampleRow:
 
 def _explain(exc: sqlite3.Error, path: Path) -> BakeoffError:
     msg = str(exc).lower()
+    if "disk is full" in msg or "disk full" in msg:
+        return BakeoffError(
+            f"the disk holding the results store {path} is full; nothing was half-written. "
+            "Free some space and run the same command again"
+        )
+    if "disk i/o error" in msg:
+        return BakeoffError(
+            f"disk I/O error on the results store {path}; check the disk, then run again"
+        )
     if "locked" in msg or "busy" in msg:
         return BakeoffError(
             f"results store {path} is locked by another process; wait for it to finish "
@@ -133,53 +188,156 @@ def _explain(exc: sqlite3.Error, path: Path) -> BakeoffError:
     return BakeoffError(f"results store {path}: {exc}; pass a different --db")
 
 
-class ResultsStore:
-    """All reads and writes of the results database go through here."""
+def _loads(value: str | None, what: str, experiment_id: str, path: Path) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        raise BakeoffError(
+            f"experiment {experiment_id} in {path} has damaged {what} (not JSON); re-run it "
+            "with --force, or pass a different --db"
+        ) from None
 
-    def __init__(self, path: str | Path | None = None, timeout_s: float | None = None) -> None:
+
+class ResultsStore:
+    """All reads and writes of the results database go through here.
+
+    ``readonly=True`` opens an existing file without write access (``results``, ``report``):
+    those commands work on a read-only file or folder and can never change the store.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        timeout_s: float | None = None,
+        readonly: bool = False,
+    ) -> None:
         self.path = Path(path) if path is not None else default_db_path()
-        timeout = (
+        self.readonly = readonly
+        self.owner = process_owner()
+        self._heartbeats: dict[str, threading.Event] = {}
+        self.timeout = (
             timeout_s if timeout_s is not None else float(os.environ.get("BAKEOFF_DB_TIMEOUT", 10))
         )
         if self.path.exists() and self.path.is_dir():
             raise BakeoffError(
                 f"--db {self.path} is a directory; give a file path like {self.path}/bakeoff.db"
             )
+        if readonly and not self.path.is_file():
+            raise BakeoffError(
+                f"no results store at {self.path}; run `bakeoff run` first or pass --db"
+            )
         if not self.path.parent.exists():
             raise BakeoffError(
                 f"folder {self.path.parent} for the results store does not exist; create it "
                 "or pass a different --db"
             )
+        if not readonly:
+            target = self.path if self.path.exists() else self.path.parent
+            if not os.access(target, os.W_OK):
+                raise BakeoffError(
+                    f"cannot write the results store {self.path} (permission denied); make it "
+                    "writable or pass a different --db"
+                )
         try:
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            with self._write():
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
-                version = self._conn.execute(
-                    "SELECT value FROM meta WHERE key='schema_version'"
-                ).fetchone()
-                if version is None:
-                    self._conn.execute(
-                        "INSERT INTO meta(key, value) VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),),
-                    )
-                elif int(version[0]) > SCHEMA_VERSION:
-                    raise BakeoffError(
-                        f"{self.path} was written by a newer bakeoff (schema {version[0]}); "
-                        "upgrade bakeoff or pass a different --db"
-                    )
+            self._conn = self._connect()
+            if readonly:
+                self._check_schema()
+            else:
+                self._create_schema()
         except sqlite3.Error as exc:
             raise _explain(exc, self.path) from None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            return conn
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _schema_version(self) -> int | None:
+        tables = {
+            r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if "meta" not in tables:
+            return None
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            return None
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):
+            raise BakeoffError(
+                f"{self.path} has a damaged schema version ({row[0]!r}); it is not a store this "
+                "bakeoff can use: pass a different --db"
+            ) from None
+
+    def _check_schema(self) -> None:
+        version = self._schema_version()
+        if version is None:
+            raise BakeoffError(
+                f"{self.path} is not a bakeoff results store (no schema version); pass a different --db"
+            )
+        if version > SCHEMA_VERSION:
+            raise BakeoffError(
+                f"{self.path} was written by a newer bakeoff (schema {version}); "
+                "upgrade bakeoff or pass a different --db"
+            )
+        if version < SCHEMA_VERSION:
+            raise BakeoffError(
+                f"{self.path} was written by an older bakeoff (schema {version}, this one reads "
+                f"{SCHEMA_VERSION}); run the grid again into a new --db"
+            )
+        for table, needed in REQUIRED_COLUMNS.items():
+            have = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+            missing = sorted(needed - have)
+            if missing:
+                raise BakeoffError(
+                    f"{self.path} is damaged or not a bakeoff store: table {table} lacks "
+                    f"{', '.join(missing)}; pass a different --db"
+                )
+
+    def _create_schema(self) -> None:
+        version = self._schema_version()
+        if version is None:
+            tables = {
+                r[0]
+                for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if tables - {"meta"}:
+                raise BakeoffError(
+                    f"{self.path} is an SQLite file but not a bakeoff results store; pass a "
+                    "different --db"
+                )
+            with self._write() as conn:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        self._check_schema()
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: all of it lands, or none of it."""
+        if self.readonly:
+            raise RuntimeError("this store was opened read-only")
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -187,15 +345,27 @@ class ResultsStore:
             raise _explain(exc, self.path) from None
         try:
             yield conn
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise _explain(exc, self.path) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
+                self._rollback()
                 raise _explain(exc, self.path) from None
+
+    def _rollback(self) -> None:
+        """Roll back if a transaction is still open (SQLite may already have ended it, e.g. on a
+        full disk; a failing ROLLBACK must not hide the real error)."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
@@ -205,6 +375,8 @@ class ResultsStore:
             raise _explain(exc, self.path) from None
 
     def close(self) -> None:
+        for stop in self._heartbeats.values():
+            stop.set()
         self._conn.close()
 
     def __enter__(self) -> ResultsStore:
@@ -215,9 +387,22 @@ class ResultsStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def save_examples(self, dataset_key: str, indexed: Sequence[tuple[int, Example]]) -> None:
-        """Keep the evaluated examples' text, so reports never need the original files."""
+    def save_examples(
+        self,
+        dataset_key: str,
+        indexed: Sequence[tuple[int, Example]],
+        task: str = "",
+        train_label_counts: Sequence[int] | None = None,
+    ) -> None:
+        """Keep the evaluated examples' text, so reports never need the original files, and the
+        train split's label counts, from which the majority-class baseline is scored."""
         with self._write() as conn:
+            if train_label_counts is not None:
+                conn.execute(
+                    """INSERT OR IGNORE INTO datasets(dataset_key, task, train_label_counts)
+                       VALUES (?,?,?)""",
+                    (dataset_key, task, json.dumps([int(c) for c in train_label_counts])),
+                )
             conn.executemany(
                 "INSERT OR IGNORE INTO examples(dataset_key, idx, text, text_pair, gold) VALUES (?,?,?,?,?)",
                 [(dataset_key, i, ex.text, ex.text_pair, ex.label) for i, ex in indexed],
@@ -230,18 +415,35 @@ class ResultsStore:
         dataset_key: str,
         label_names: Sequence[str],
         environment: dict[str, Any],
-    ) -> None:
-        """Mark an experiment as running (a leftover 'running' row from a crash is reset)."""
+    ) -> bool:
+        """Take the experiment's lease and mark it running; False when another live process holds
+        it (the caller skips it). A ``done`` row keeps its status and result: a forced re-run
+        replaces them only in :meth:`finish`."""
         now = time.time()
         with self._write() as conn:
-            conn.execute("DELETE FROM predictions WHERE experiment_id = ?", (experiment_id,))
+            row = conn.execute(
+                "SELECT status, lease_owner, lease_at FROM experiments WHERE id = ?",
+                (experiment_id,),
+            ).fetchone()
+            if row is not None:
+                _, owner, lease_at = row
+                if (
+                    owner is not None
+                    and owner != self.owner
+                    and lease_at is not None
+                    and now - lease_at < LEASE_TIMEOUT_S
+                ):
+                    return False
             conn.execute(
                 """INSERT INTO experiments(id, status, task, model, method, dataset_key, eval_split,
-                       config, label_names, environment, attempts, created_at, started_at)
-                   VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-                   ON CONFLICT(id) DO UPDATE SET status='running', metrics=NULL, timing=NULL,
-                       training=NULL, error=NULL, environment=excluded.environment,
-                       attempts=attempts+1, started_at=excluded.started_at, finished_at=NULL""",
+                       config, label_names, environment, attempts, lease_owner, lease_at,
+                       created_at, started_at)
+                   VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET
+                       status = CASE WHEN status = 'done' THEN 'done' ELSE 'running' END,
+                       error = CASE WHEN status = 'done' THEN error ELSE NULL END,
+                       attempts = attempts + 1, lease_owner = excluded.lease_owner,
+                       lease_at = excluded.lease_at""",
                 (
                     experiment_id,
                     config.task,
@@ -252,10 +454,49 @@ class ResultsStore:
                     json.dumps(config.model_dump(mode="json"), sort_keys=True),
                     json.dumps(list(label_names)),
                     json.dumps(environment),
+                    self.owner,
+                    now,
                     now,
                     now,
                 ),
             )
+        self._start_heartbeat(experiment_id)
+        return True
+
+    def _start_heartbeat(self, experiment_id: str) -> None:
+        """Renew the lease from a thread with its own connection while the experiment runs."""
+        stop = threading.Event()
+        self._heartbeats[experiment_id] = stop
+
+        def beat() -> None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            except sqlite3.Error:
+                return
+            try:
+                while not stop.wait(LEASE_HEARTBEAT_S):
+                    try:
+                        conn.execute(
+                            "UPDATE experiments SET lease_at = ? WHERE id = ? AND lease_owner = ?",
+                            (time.time(), experiment_id, self.owner),
+                        )
+                    except sqlite3.Error:
+                        pass  # a busy or full disk: the next beat tries again
+            finally:
+                conn.close()
+
+        threading.Thread(target=beat, name=f"lease-{experiment_id}", daemon=True).start()
+
+    def _release(self, conn: sqlite3.Connection, experiment_id: str) -> None:
+        conn.execute(
+            "UPDATE experiments SET lease_owner = NULL, lease_at = NULL WHERE id = ? AND lease_owner = ?",
+            (experiment_id, self.owner),
+        )
+
+    def _stop_heartbeat(self, experiment_id: str) -> None:
+        stop = self._heartbeats.pop(experiment_id, None)
+        if stop is not None:
+            stop.set()
 
     def finish(
         self,
@@ -263,11 +504,14 @@ class ResultsStore:
         indices: Sequence[int],
         gold: Sequence[int],
         predictions: Predictions,
-        metrics: dict[str, Any],
-        timing: dict[str, Any],
-        training: dict[str, Any],
+        metrics: Metrics,
+        timing: Timing,
+        training: TrainingRecord,
+        config: ExperimentConfig | None = None,
+        environment: dict[str, Any] | None = None,
     ) -> None:
-        """Store all predictions and mark the experiment done, atomically."""
+        """Store all predictions and mark the experiment done, atomically; a result that was
+        already there is replaced in the same transaction, never before."""
         if not (len(indices) == len(gold) == len(predictions)):
             raise ValueError("indices, gold and predictions must have the same length")
         rows = [
@@ -279,40 +523,60 @@ class ResultsStore:
                 None
                 if predictions.scores is None
                 else json.dumps([round(float(s), 6) for s in predictions.scores[i]]),
+                None
+                if predictions.raw_scores is None
+                else json.dumps([float(s) for s in predictions.raw_scores[i]]),
                 None if predictions.raw is None else predictions.raw[i],
             )
             for i, (idx, g) in enumerate(zip(indices, gold))
         ]
+        self._stop_heartbeat(experiment_id)
         with self._write() as conn:
             conn.execute("DELETE FROM predictions WHERE experiment_id = ?", (experiment_id,))
             conn.executemany(
-                "INSERT INTO predictions(experiment_id, idx, gold, pred, scores, raw) VALUES (?,?,?,?,?,?)",
+                """INSERT INTO predictions(experiment_id, idx, gold, pred, scores, raw_scores, raw)
+                   VALUES (?,?,?,?,?,?,?)""",
                 rows,
             )
             conn.execute(
                 """UPDATE experiments SET status='done', metrics=?, timing=?, training=?, error=NULL,
-                       finished_at=? WHERE id=?""",
+                       finished_at=?, started_at=?,
+                       config=COALESCE(?, config), environment=COALESCE(?, environment)
+                   WHERE id=?""",
                 (
-                    json.dumps(metrics),
-                    json.dumps(timing),
-                    json.dumps(training),
+                    json.dumps(metrics.to_json()),
+                    json.dumps(timing.to_json()),
+                    json.dumps(training.to_json()),
                     time.time(),
+                    time.time() - timing.total_s,
+                    None
+                    if config is None
+                    else json.dumps(config.model_dump(mode="json"), sort_keys=True),
+                    None if environment is None else json.dumps(environment),
                     experiment_id,
                 ),
             )
+            self._release(conn, experiment_id)
 
     def fail(self, experiment_id: str, error: str) -> None:
+        """Record a failed attempt; a finished result from an earlier attempt stays as it was."""
+        self._stop_heartbeat(experiment_id)
         with self._write() as conn:
             conn.execute(
-                "UPDATE experiments SET status='failed', error=?, finished_at=? WHERE id=?",
-                (error, time.time(), experiment_id),
+                """UPDATE experiments SET status='failed', error=?, finished_at=?
+                   WHERE id=? AND status != 'done' AND (lease_owner IS NULL OR lease_owner = ?)""",
+                (error, time.time(), experiment_id, self.owner),
             )
+            self._release(conn, experiment_id)
 
     # -- reads ------------------------------------------------------------------------------
 
     def status(self, experiment_id: str) -> str | None:
         rows = self._query("SELECT status FROM experiments WHERE id = ?", (experiment_id,))
         return rows[0][0] if rows else None
+
+    def statuses(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._query("SELECT id, status FROM experiments")}
 
     def experiments(self, status: str | None = "done") -> list[ExperimentRecord]:
         sql = "SELECT * FROM experiments"
@@ -326,42 +590,61 @@ class ResultsStore:
             rows = self._query(sql, params)
         finally:
             self._conn.row_factory = None
+        return [self._record(r) for r in rows]
 
-        def _j(v: str | None) -> Any:
-            return None if v is None else json.loads(v)
+    def _record(self, r: sqlite3.Row) -> ExperimentRecord:
+        rid = r["id"]
 
-        return [
-            ExperimentRecord(
-                id=r["id"],
+        def j(column: str) -> Any:
+            return _loads(r[column], column, rid, self.path)
+
+        try:
+            config = ExperimentConfig.model_validate(j("config"))
+            metrics = j("metrics")
+            timing = j("timing")
+            training = j("training")
+            return ExperimentRecord(
+                id=rid,
                 status=r["status"],
                 task=r["task"],
                 model=r["model"],
                 method=r["method"],
                 dataset_key=r["dataset_key"],
                 eval_split=r["eval_split"],
-                config=json.loads(r["config"]),
-                label_names=json.loads(r["label_names"]),
-                metrics=_j(r["metrics"]),
-                timing=_j(r["timing"]),
-                training=_j(r["training"]),
-                environment=_j(r["environment"]),
+                config=config,
+                label_names=j("label_names"),
+                metrics=None if metrics is None else Metrics.from_json(metrics),
+                timing=None if timing is None else Timing.from_json(timing),
+                training=None if training is None else TrainingRecord.from_json(training),
+                environment=j("environment"),
                 error=r["error"],
                 attempts=r["attempts"],
                 created_at=r["created_at"],
                 started_at=r["started_at"],
                 finished_at=r["finished_at"],
             )
-            for r in rows
-        ]
+        except (ValidationError, TypeError, AttributeError) as exc:
+            raise BakeoffError(
+                f"experiment {rid} in {self.path} cannot be read ({type(exc).__name__}); re-run "
+                "it with --force, or pass a different --db"
+            ) from None
 
     def predictions(self, experiment_id: str) -> list[PredictionRow]:
         rows = self._query(
-            "SELECT idx, gold, pred, scores, raw FROM predictions WHERE experiment_id = ? ORDER BY idx",
+            """SELECT idx, gold, pred, scores, raw, raw_scores FROM predictions
+               WHERE experiment_id = ? ORDER BY idx""",
             (experiment_id,),
         )
         return [
-            PredictionRow(idx, gold, pred, None if scores is None else json.loads(scores), raw)
-            for idx, gold, pred, scores, raw in rows
+            PredictionRow(
+                idx,
+                gold,
+                pred,
+                _loads(scores, "scores", experiment_id, self.path),
+                raw,
+                _loads(raw_scores, "raw scores", experiment_id, self.path),
+            )
+            for idx, gold, pred, scores, raw, raw_scores in rows
         ]
 
     def examples(self, dataset_key: str) -> dict[int, ExampleRow]:
@@ -370,6 +653,12 @@ class ResultsStore:
             (dataset_key,),
         )
         return {r[0]: ExampleRow(*r) for r in rows}
+
+    def train_label_counts(self, dataset_key: str) -> list[int] | None:
+        rows = self._query(
+            "SELECT train_label_counts FROM datasets WHERE dataset_key = ?", (dataset_key,)
+        )
+        return _loads(rows[0][0], "label counts", dataset_key, self.path) if rows else None
 
     def integrity_ok(self) -> bool:
         return self._query("PRAGMA integrity_check")[0][0] == "ok"

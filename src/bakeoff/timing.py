@@ -19,30 +19,12 @@ import resource
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
 from bakeoff.classifier import Advance, Classifier, Predictions
 from bakeoff.data import Example
-
-
-@dataclass
-class Timing:
-    n_examples: int
-    batch_size: int
-    total_s: float
-    throughput_per_s: float
-    latency_median_ms: float
-    latency_p95_ms: float
-    latency_n: int
-    peak_memory_mb: float
-    memory_kind: str
-    device: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from bakeoff.records import Timing
 
 
 def synchronize(device: str) -> None:

@@ -1,21 +1,46 @@
-"""Methods turn (config, task data) into a ready :class:`~bakeoff.classifier.Classifier`.
+"""The method registry: what a method is, declared once, read by the runner, store, report and CLI.
 
-- ``finetune``: an encoder fine-tuned with the HF Trainer (``finetune.py``).
-- ``zero-shot`` / ``few-shot``: a causal LM prompted with the task (``prompted.py``).
+A method is one module that defines a class with ``prepare(config, data, progress) -> Prepared``
+and registers a :class:`MethodSpec` for it with :func:`register_method`. Everything else (which
+models it accepts, its settings and their grid section, its family in the encoder-vs-LLM
+comparison, its plot marker, its place in tables) is read from the spec. Adding a method is that
+module plus one line in ``BUILTIN_METHOD_MODULES``; a package outside bakeoff can register its own
+through the ``bakeoff.methods`` entry-point group, as lm-evaluation-harness does with
+``@register_model``.
 
-Each method module is imported only when used, so listing tasks stays fast.
+Method modules import their heavy libraries (torch, transformers, setfit) inside ``prepare``, so
+reading the registry stays fast.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from bakeoff.classifier import Prepared, Progress
-from bakeoff.config import ExperimentConfig
-from bakeoff.data import TaskData
+from pydantic import BaseModel
+
 from bakeoff.errors import BakeoffError
+from bakeoff.models import ModelKind
+
+if TYPE_CHECKING:
+    from bakeoff.classifier import Prepared, Progress
+    from bakeoff.config import ExperimentConfig
+    from bakeoff.data import TaskData
+
+#: the encoder-vs-LLM question: a method either trains an encoder-sized model or prompts an LLM
+Family = Literal["encoder", "LLM"]
+
+#: one line per built-in method module; each registers its method(s) when imported
+BUILTIN_METHOD_MODULES: tuple[str, ...] = (
+    "bakeoff.methods.finetune",
+    "bakeoff.methods.prompted",
+)
+ENTRY_POINT_GROUP = "bakeoff.methods"
 
 
 class Method(Protocol):
@@ -24,16 +49,87 @@ class Method(Protocol):
         ...
 
 
-def get_method(name: str) -> Method:
-    if name == "finetune":
-        from bakeoff.methods.finetune import FinetuneMethod
+@dataclass(frozen=True)
+class MethodSpec:
+    """Everything bakeoff needs to know about a method, in one declaration."""
 
-        return FinetuneMethod()
-    if name in ("zero-shot", "few-shot"):
-        from bakeoff.methods.prompted import PromptedMethod
+    name: str
+    family: Family
+    #: model kinds it runs on ("encoder", "causal"); a model of another kind is skipped in grids
+    model_kinds: tuple[ModelKind, ...]
+    #: the grid section holding its settings (methods may share one: zero-shot and few-shot)
+    settings_section: str
+    settings_model: type[BaseModel]
+    #: builds the method object (called once per experiment)
+    factory: Callable[[], Method]
+    description: str
+    #: matplotlib marker in the report's figures
+    marker: str = "o"
+    #: position in tables and figures (trained encoders first, then prompting)
+    order: int = 50
+    #: consumes labelled training rows (``--train-limit`` applies; a label-budget curve point)
+    trains: bool = True
+    #: settings as this method uses them (zero-shot forces k=0 on the shared prompt section)
+    adapt: Callable[[BaseModel], BaseModel] | None = None
+    #: example models to suggest in errors
+    example_model: str = "minilm"
 
-        return PromptedMethod()
-    raise BakeoffError(f"unknown method '{name}'; use finetune, zero-shot or few-shot")
+    def settings_for(self, section: BaseModel) -> BaseModel:
+        return self.adapt(section) if self.adapt else section
+
+    def mismatch(self, model: str, kind: ModelKind | None) -> str | None:
+        """Why this method cannot run ``model`` of ``kind`` (None when it can or kind is unknown)."""
+        if kind is None or kind in self.model_kinds:
+            return None
+        fits = ", ".join(s.name for s in method_specs().values() if kind in s.model_kinds)
+        what = "an encoder" if kind == "encoder" else "a causal LM"
+        return (
+            f"model '{model}' is {what}; method {self.name} needs "
+            f"{' or '.join(self.model_kinds)} models such as {self.example_model}"
+            + (f"; with {model} use {fits}" if fits else "")
+        )
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+_loaded = False
+
+
+def register_method(spec: MethodSpec) -> MethodSpec:
+    """Add a method to the registry (a second registration under one name is a bug)."""
+    existing = _REGISTRY.get(spec.name)
+    if existing is not None and existing != spec:
+        raise ValueError(f"method {spec.name!r} is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in BUILTIN_METHOD_MODULES:
+        importlib.import_module(module)
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        ep.load()
+
+
+def method_specs() -> dict[str, MethodSpec]:
+    """Every registered method, in table order."""
+    _load()
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def get_method_spec(name: str) -> MethodSpec:
+    specs = method_specs()
+    if name not in specs:
+        raise BakeoffError(f"unknown method '{name}'; use one of: {', '.join(specs)}")
+    return specs[name]
+
+
+def settings_sections() -> dict[str, type[BaseModel]]:
+    """Grid section name -> settings model, over every registered method."""
+    return {s.settings_section: s.settings_model for s in method_specs().values()}
 
 
 def release_models(keep: str | None = None) -> None:

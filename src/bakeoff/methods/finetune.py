@@ -1,13 +1,16 @@
 """Method ``finetune``: fine-tune an encoder with the Hugging Face Trainer, then classify.
 
-Defaults are the study's (AdamW, lr 2e-5, batch 32, 3 epochs, max length 128, seed 99). Unlike the
-study, no checkpoint is selected on the evaluated split: training runs its fixed number of epochs
-and the final weights are evaluated, so the reported accuracy is never tuned on itself.
-``--train-limit`` draws a seeded stratified sample (data.stratified_sample), not the first rows.
+Defaults are chosen to learn from a few hundred labels (AdamW, lr 5e-5, batch 16, 10% warm-up,
+3 epochs but at least ``min_steps`` optimisation steps; see the README for why); the study's exact
+settings are the ``study`` preset. Unlike the study, no checkpoint is selected on the evaluated
+split: training runs its fixed number of steps and the final weights are evaluated, so the reported
+accuracy is never tuned on itself. ``--train-limit`` draws a seeded stratified sample
+(data.stratified_sample), not the first rows.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -18,7 +21,52 @@ from bakeoff.config import ExperimentConfig, FinetuneSettings
 from bakeoff.data import Example, TaskData, stratified_sample
 from bakeoff.environment import best_device, resolve_precision
 from bakeoff.errors import BakeoffError
+from bakeoff.methods import MethodSpec, register_method
 from bakeoff.models import resolve_model
+from bakeoff.records import TrainingRecord
+
+#: inference batch size for ``batch_size: auto``: MiniLM on 2 AMX cores, sorted by length, ran at
+#: 879/s with 128 (benchmarks/encoder_speed.py); a GPU takes far larger batches at no cost
+CPU_AUTO_BATCH = 128
+GPU_AUTO_BATCH = 512
+
+
+def auto_batch_size(batch_size: int | str, device: str) -> int:
+    """The inference batch size for encoder classifiers ("auto" or a number)."""
+    if batch_size == "auto":
+        return GPU_AUTO_BATCH if device.startswith("cuda") else CPU_AUTO_BATCH
+    return int(batch_size)
+
+
+def load_encoder(
+    name: str, label_names: Sequence[str], what: str = "encoder"
+) -> tuple[Any, Any, str]:
+    """Tokenizer and a sequence-classification head on ``name`` (alias, hub id or folder), or a
+    one-line error; also returns where it came from."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    resolved = resolve_model(name)
+    if resolved.gguf_file:
+        raise BakeoffError(
+            f"model '{name}' is a GGUF causal LM; use an {what} (e.g. minilm, bert-base) "
+            "or --method zero-shot/few-shot"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.name_or_path)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            resolved.name_or_path,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={n: i for i, n in enumerate(label_names)},
+            ignore_mismatched_sizes=True,
+        )
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise BakeoffError(
+            f"cannot load {what} '{name}' ({first}); check the id or path, "
+            "or connect to the Hugging Face hub"
+        ) from None
+    return tokenizer, model, resolved.display
 
 
 class EncoderClassifier:
@@ -84,7 +132,9 @@ class EncoderClassifier:
                 batch = [examples[i] for i in order[start : start + bs]]
                 logits = self.model(**self._encode(batch)).logits.float()
                 probs = torch.softmax(logits, dim=-1)
-                parts.append(Predictions(probs.argmax(-1).tolist(), probs.tolist()))
+                parts.append(
+                    Predictions(probs.argmax(-1).tolist(), probs.tolist(), None, logits.tolist())
+                )
                 if advance:
                     advance(len(batch))
         return Predictions.concat(parts).reorder(order)
@@ -97,8 +147,6 @@ class FinetuneMethod:
         import datasets
         import torch
         from transformers import (
-            AutoModelForSequenceClassification,
-            AutoTokenizer,
             DataCollatorWithPadding,
             PrinterCallback,
             Trainer,
@@ -107,35 +155,14 @@ class FinetuneMethod:
             set_seed,
         )
 
-        settings = config.finetune or FinetuneSettings()
+        settings = config.settings
+        assert isinstance(settings, FinetuneSettings)
         device = best_device()
         precision = resolve_precision(config.precision, device)
-        resolved = resolve_model(config.model)
-        if resolved.gguf_file:
-            raise BakeoffError(
-                f"model '{config.model}' is a GGUF causal LM; fine-tune an encoder "
-                "(e.g. minilm, bert-base) or use --method zero-shot/few-shot"
-            )
         task = data.task
         set_seed(config.seed)
         t_load = time.perf_counter()
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(resolved.name_or_path)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                resolved.name_or_path,
-                num_labels=task.num_labels,
-                id2label=dict(enumerate(task.label_names)),
-                label2id={n: i for i, n in enumerate(task.label_names)},
-                ignore_mismatched_sizes=True,
-            )
-        except (OSError, ValueError) as exc:
-            first = (
-                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            )
-            raise BakeoffError(
-                f"cannot load encoder '{config.model}' ({first}); check the id or path, "
-                "or connect to the Hugging Face hub"
-            ) from None
+        tokenizer, model, model_path = load_encoder(config.model, task.label_names)
         load_s = time.perf_counter() - t_load
 
         train = data.train
@@ -157,23 +184,33 @@ class FinetuneMethod:
             .map(tokenize, batched=True, remove_columns=[c for c in columns if c != "label"])
             .rename_column("label", "labels")
         )
+        truncated = sum(len(ids) >= settings.max_length for ids in train_ds["input_ids"])
 
         steps_per_epoch = -(-len(train_ds) // settings.batch_size)
-        total_steps = max(1, round(steps_per_epoch * settings.epochs))
+        epochs = settings.epochs
+        if settings.min_steps and steps_per_epoch * epochs < settings.min_steps:
+            # small data: whole epochs until at least min_steps optimisation steps
+            epochs = float(math.ceil(settings.min_steps / steps_per_epoch))
+        total_steps = max(1, round(steps_per_epoch * epochs))
         advance = progress.stage(
-            f"training {config.model} on {len(train_ds)} examples", total_steps
+            f"training {config.model} on {len(train_ds)} examples ({epochs:g} epochs)",
+            total_steps,
         )
 
         class _Progress(TrainerCallback):
             def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
                 advance(1)
 
+            def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any):  # noqa: ANN201
+                if logs and "loss" in logs:
+                    progress.note(f"epoch {state.epoch:.0f}: training loss {logs['loss']:.4f}")
+
         with tempfile.TemporaryDirectory(prefix="bakeoff-ft-") as tmp:
             args = TrainingArguments(
                 output_dir=tmp,
                 learning_rate=settings.learning_rate,
                 per_device_train_batch_size=settings.batch_size,
-                num_train_epochs=settings.epochs,
+                num_train_epochs=epochs,
                 weight_decay=settings.weight_decay,
                 warmup_steps=settings.warmup_ratio,  # a float in [0, 1) is a ratio
                 optim="adamw_torch",
@@ -183,7 +220,8 @@ class FinetuneMethod:
                 use_cpu=not device.startswith("cuda"),
                 save_strategy="no",
                 eval_strategy="no",
-                logging_strategy="no",
+                # the loss of each epoch (averaged over its steps) is kept and shown
+                logging_strategy="epoch",
                 report_to=[],
                 disable_tqdm=True,
                 dataloader_num_workers=0,
@@ -200,6 +238,7 @@ class FinetuneMethod:
             t0 = time.perf_counter()
             result = trainer.train()
             train_s = time.perf_counter() - t0
+            losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
 
         model = trainer.model
         classifier = EncoderClassifier(
@@ -207,7 +246,7 @@ class FinetuneMethod:
             tokenizer,
             task.label_names,
             settings.max_length,
-            settings.eval_batch_size,
+            auto_batch_size(config.batch_size, device),
             device,
             precision,
         )
@@ -216,14 +255,34 @@ class FinetuneMethod:
             torch.cuda.empty_cache()
         return Prepared(
             classifier=classifier,
-            train_time_s=train_s,
-            info={
-                "n_train": len(train_ds),
-                "train_loss": float(result.training_loss),
-                "steps": int(result.global_step),
-                "load_time_s": load_s,
-                "precision": precision,
-                "model_path": resolved.display,
-                "checkpoint": "final weights after the last epoch (no selection on eval data)",
-            },
+            training=TrainingRecord(
+                labels_used=len(train_ds),
+                train_time_s=train_s,
+                load_time_s=load_s,
+                steps=int(result.global_step),
+                loss=float(result.training_loss),
+                loss_per_epoch=losses,
+                precision=precision,
+                model_path=model_path,
+                details={
+                    "epochs_run": epochs,
+                    "train_examples_truncated": truncated,
+                    "checkpoint": "final weights after the last step (no selection on eval data)",
+                },
+            ),
         )
+
+
+register_method(
+    MethodSpec(
+        name="finetune",
+        family="encoder",
+        model_kinds=("encoder",),
+        settings_section="finetune",
+        settings_model=FinetuneSettings,
+        factory=FinetuneMethod,
+        description="fine-tune the encoder and a classification head with the HF Trainer",
+        marker="o",
+        order=30,
+    )
+)

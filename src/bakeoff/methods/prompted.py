@@ -15,12 +15,16 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from bakeoff.backends.causal_lm import LoadedLM, load_causal_lm
 from bakeoff.classifier import Advance, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, PromptSettings
 from bakeoff.data import Example, TaskData
 from bakeoff.environment import best_device, resolve_precision
+from bakeoff.methods import MethodSpec, register_method
 from bakeoff.prompts import PromptBuilder, PromptFormat, build_format, sample_shots
+from bakeoff.records import TrainingRecord
 from bakeoff.scoring import (
     CausalLMEngine,
     EncodedPrefix,
@@ -138,7 +142,7 @@ class PromptedClassifier:
         logliks = self.engine.loglik(requests, self.prefix, bs, advance, self.backoff)
         scores = [_softmax(row) for row in logliks]
         labels = [max(range(len(row)), key=row.__getitem__) for row in logliks]
-        return Predictions(labels, scores, None)
+        return Predictions(labels, scores, None, [list(map(float, row)) for row in logliks])
 
     def _predict_generate(
         self, prompts: list[str], bs: int, advance: Advance | None
@@ -161,7 +165,8 @@ class PromptedClassifier:
         advance: Advance | None = None,
     ) -> Predictions:
         if not examples:
-            return Predictions([], [] if self.settings.scoring == "loglik" else None, None)
+            loglik = self.settings.scoring == "loglik"
+            return Predictions([], [] if loglik else None, None, [] if loglik else None)
         bs = batch_size or self.batch_size
         prompts = [self.builder.prompt(ex) for ex in examples]
         if self.settings.scoring == "generate":
@@ -182,8 +187,9 @@ class PromptedMethod:
     """Set up a prompted causal LM for ``data.task`` (no training; train data only for shots)."""
 
     def prepare(self, config: ExperimentConfig, data: TaskData, progress: Progress) -> Prepared:
-        settings = config.prompt or PromptSettings()
-        k = 0 if config.method == "zero-shot" else settings.k
+        settings = config.settings
+        assert isinstance(settings, PromptSettings)
+        k = settings.k
         device = best_device()
         precision = resolve_precision(config.precision, device)
         fmt = build_format(data.task, settings)
@@ -194,39 +200,39 @@ class PromptedMethod:
         lm = load_causal_lm(config.model, device, precision)
         advance(1)
         builder = PromptBuilder(fmt, shots, lm.tokenizer, settings.chat_template)
-        auto = settings.batch_size == "auto"
+        auto = config.batch_size == "auto"
         if auto:
             batch_size = GPU_AUTO_BATCH_START if device.startswith("cuda") else CPU_AUTO_BATCH
         else:
-            batch_size = int(settings.batch_size)
+            batch_size = int(config.batch_size)
         classifier = PromptedClassifier(lm, builder, settings, device, batch_size, auto)
         prefix_s = classifier.encode_prefix(data.train[:PREFIX_PROBES])
         if auto and device.startswith("cuda"):
             classifier.batch_size = classifier.probe_batch_size(data.eval, batch_size)
         return Prepared(
             classifier=classifier,
-            train_time_s=0.0,
-            info=self._info(config, data, lm, classifier, shot_indices, precision, prefix_s),
+            training=TrainingRecord(
+                labels_used=len(shot_indices),
+                load_time_s=lm.load_time_s,
+                precision=precision,
+                model_path=lm.source,
+                details=self._details(data, lm, classifier, shot_indices, prefix_s),
+            ),
         )
 
     @staticmethod
-    def _info(
-        config: ExperimentConfig,
+    def _details(
         data: TaskData,
         lm: LoadedLM,
         classifier: PromptedClassifier,
         shot_indices: list[int],
-        precision: str,
         prefix_s: float,
     ) -> dict[str, Any]:
         builder, fmt = classifier.builder, classifier.fmt
         settings = classifier.settings
         answer_tokens = classifier.answer_tokens(data.eval[0])
         return {
-            "load_time_s": lm.load_time_s,
             "load_origin": lm.origin,
-            "model_path": lm.source,
-            "precision": precision,
             "scoring": settings.scoring,
             "chat_template": builder.chat,
             "instruction": fmt.instruction,
@@ -235,12 +241,47 @@ class PromptedMethod:
             "answer_tokens": answer_tokens,
             # one forward pass per prompt, last position only, when every answer is one token
             "single_pass": all(len(t) == 1 for t in answer_tokens),
-            "k": len(shot_indices),
             "few_shot_indices": shot_indices,
             "few_shot_split": data.train_split,
             "prefix_tokens": len(classifier.prefix.tokens) if classifier.prefix else 0,
             "prefix_encode_s": prefix_s,
             "batch_size": classifier.batch_size,
             "example_prompt": builder.prompt(data.eval[0]),
-            "seed": config.seed,
         }
+
+
+def _zero_shot(settings: BaseModel) -> BaseModel:
+    """Zero-shot shares the prompt section with few-shot, with no demonstrations."""
+    return settings.model_copy(update={"k": 0})
+
+
+for _spec in (
+    MethodSpec(
+        name="zero-shot",
+        family="LLM",
+        model_kinds=("causal",),
+        settings_section="prompt",
+        settings_model=PromptSettings,
+        factory=PromptedMethod,
+        description="prompt the LLM with the task instruction; no labelled examples",
+        marker="s",
+        order=60,
+        trains=False,
+        adapt=_zero_shot,
+        example_model="smollm2-135m",
+    ),
+    MethodSpec(
+        name="few-shot",
+        family="LLM",
+        model_kinds=("causal",),
+        settings_section="prompt",
+        settings_model=PromptSettings,
+        factory=PromptedMethod,
+        description="prompt the LLM with k labelled demonstrations from the train split",
+        marker="^",
+        order=70,
+        trains=False,
+        example_model="smollm2-135m",
+    ),
+):
+    register_method(_spec)

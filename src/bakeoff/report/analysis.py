@@ -13,18 +13,23 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from bakeoff.config import method_label
+from bakeoff.baseline import Baseline, majority_baseline
 from bakeoff.errors import BakeoffError
+from bakeoff.methods import MethodSpec, get_method_spec
+from bakeoff.naming import experiment_names, short_model
+from bakeoff.records import Metrics, Timing, TrainingRecord
 from bakeoff.report.options import LatencyStat, ReportOptions
-from bakeoff.stats import Outcomes, TaskVerdict, decide
+from bakeoff.stats import Outcomes, TaskVerdict, decide, holm
 from bakeoff.store import ExampleRow, ExperimentRecord, PredictionRow, ResultsStore
 from bakeoff.tasks import BUILTIN_TASKS
 
-#: which family each method belongs to: the study's question is encoders against prompted LLMs
-FAMILY = {"finetune": "encoder", "zero-shot": "LLM", "few-shot": "LLM"}
-METHOD_ORDER = {"finetune": 0, "zero-shot": 1, "few-shot": 2}
+__all__ = ["short_model"]
+
+
+def method_order(method: str) -> int:
+    """Tables and figures list trained encoders first, then prompting (the registry's order)."""
+    return get_method_spec(method).order
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,32 +82,6 @@ def daily_load(cost: Cost, volume: float, price_per_hour: float, horizon_days: f
 # experiments as the report sees them
 
 
-def short_model(model: str) -> str:
-    """'Qwen/Qwen2.5-1.5B-Instruct' -> 'Qwen2.5-1.5B-Instruct'; paths -> their file or folder name."""
-    name = model.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
-    return name[: -len(".gguf")] if name.endswith(".gguf") else name
-
-
-def labels_used(record: ExperimentRecord) -> int | None:
-    """Labelled examples an experiment consumed: training rows, few-shot demonstrations, or none.
-
-    Fine-tuning records ``n_train``; prompting records ``k``, the demonstrations actually shown
-    (``prompt.k`` of the config is the fallback); zero-shot shows none. None means unknown.
-    """
-    training = record.training or {}
-    if record.method == "zero-shot":
-        return 0
-    if record.method == "few-shot":
-        if isinstance(training.get("k"), int):
-            return int(training["k"])
-        k = (record.config.get("prompt") or {}).get("k")
-        return int(k) if k is not None else None
-    if isinstance(training.get("n_train"), int):
-        return int(training["n_train"])
-    limit = record.config.get("train_limit")
-    return int(limit) if limit is not None else None
-
-
 @dataclass
 class Entry:
     """One finished experiment with its predictions, as shown in the report."""
@@ -129,53 +108,66 @@ class Entry:
         return self.record.method
 
     @property
+    def spec(self) -> MethodSpec:
+        return get_method_spec(self.record.method)
+
+    @property
     def family(self) -> str:
-        return FAMILY.get(self.record.method, self.record.method)
+        return self.spec.family
 
-    def metric(self, key: str, default: Any = 0.0) -> Any:
-        return (self.record.metrics or {}).get(key, default)
+    @property
+    def metrics(self) -> Metrics:
+        assert self.record.metrics is not None, "the report reads finished experiments only"
+        return self.record.metrics
 
-    def timing(self, key: str, default: Any = 0.0) -> Any:
-        return (self.record.timing or {}).get(key, default)
+    @property
+    def timings(self) -> Timing | None:
+        return self.record.timing
+
+    @property
+    def training(self) -> TrainingRecord | None:
+        return self.record.training
 
     @property
     def accuracy(self) -> float:
-        return float(self.metric("accuracy"))
+        return self.metrics.accuracy
 
     @property
     def ci_low(self) -> float:
-        return float(self.metric("accuracy_ci_low"))
+        return self.metrics.accuracy_ci_low
 
     @property
     def ci_high(self) -> float:
-        return float(self.metric("accuracy_ci_high"))
+        return self.metrics.accuracy_ci_high
 
     @property
     def n(self) -> int:
-        return int(self.metric("n", len(self.rows)))
+        return self.metrics.n
 
     @property
     def invalid_rate(self) -> float:
-        return float(self.metric("invalid_rate"))
+        return self.metrics.invalid_rate
 
     @property
     def n_invalid(self) -> int:
-        return int(self.metric("n_invalid", 0))
+        return self.metrics.n_invalid
 
     @property
     def throughput(self) -> float:
-        return float(self.timing("throughput_per_s"))
+        return self.timings.throughput_per_s if self.timings else 0.0
 
     def latency_ms(self, stat: LatencyStat = "median") -> float:
-        return float(self.timing("latency_median_ms" if stat == "median" else "latency_p95_ms"))
+        if self.timings is None:
+            return 0.0
+        return self.timings.latency_median_ms if stat == "median" else self.timings.latency_p95_ms
 
     @property
     def peak_memory_mb(self) -> float:
-        return float(self.timing("peak_memory_mb"))
+        return self.timings.peak_memory_mb if self.timings else 0.0
 
     @property
     def memory_kind(self) -> str:
-        kind = str(self.timing("memory_kind", ""))
+        kind = self.timings.memory_kind if self.timings else ""
         return {
             "gpu_max_allocated": "GPU",
             "process_peak_rss": "RSS",
@@ -185,18 +177,23 @@ class Entry:
     @property
     def device(self) -> str:
         """The device plus its name from the stored environment ('cuda:0 · NVIDIA H100')."""
-        device = str(self.timing("device", "") or (self.record.environment or {}).get("device", ""))
         env = self.record.environment or {}
+        device = (self.timings.device if self.timings else "") or str(env.get("device", ""))
         detail = env.get("gpu") if device.startswith("cuda") else env.get("cpu")
         return f"{device} · {detail}" if detail else device
 
     @property
     def train_time_s(self) -> float:
-        return float((self.record.training or {}).get("train_time_s") or 0.0)
+        return self.training.train_time_s if self.training else 0.0
 
     @property
     def labels_used(self) -> int | None:
-        return labels_used(self.record)
+        """Labelled examples consumed: training rows, demonstrations shown, or 0 (zero-shot)."""
+        return self.training.labels_used if self.training else None
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.training.warnings) if self.training else []
 
 
 @dataclass(frozen=True)
@@ -251,6 +248,12 @@ class Advice:
     alternative_reason: str = ""
     excluded: list[Exclusion] = field(default_factory=list)
     loads: dict[str, DailyLoad] = field(default_factory=dict)
+    #: the majority-class baseline the pick had to beat (None where it could not be computed)
+    baseline: Baseline | None = None
+    #: set when no feasible experiment is significantly better than the baseline
+    no_pick_reason: str = ""
+    #: what to try next when nothing beats the baseline
+    suggestions: list[str] = field(default_factory=list)
 
 
 def _fmt_int(x: float) -> str:
@@ -279,21 +282,65 @@ def constraint_lines(options: ReportOptions) -> list[str]:
     return lines
 
 
+def baseline_tests(
+    baseline: Baseline | None, entries: Sequence[Entry], alpha: float
+) -> dict[str, tuple[bool, float]]:
+    """Experiment id -> (significantly better than the baseline, Holm-adjusted p), by the paired
+    exact test on the examples both scored, corrected over the task's experiments as the
+    pairwise comparisons are."""
+    if baseline is None:
+        return {}
+    tests = {e.id: baseline.test(e.rows) for e in entries}
+    reject, adjusted = holm([t.p_value for t in tests.values()], alpha)
+    return {
+        rid: (bool(r) and t.a_only > t.b_only, p)
+        for (rid, t), r, p in zip(tests.items(), reject, adjusted)
+    }
+
+
+def _what_to_try(entries: Sequence[Entry]) -> list[str]:
+    tips = []
+    families = {e.family for e in entries}
+    if any(e.spec.trains for e in entries):
+        tips.append(
+            "train on more labelled examples (or more steps), and look at the training-loss "
+            "warnings: a loss that did not fall means the model learned nothing"
+        )
+    else:
+        tips.append("add a trained method (finetune, embed-logreg or setfit) if you have labels")
+    if "LLM" in families:
+        tips.append(
+            "for prompted LLMs: a larger model, few-shot demonstrations, and answer words that "
+            "are single, distinct tokens (`bakeoff prompt` shows them)"
+        )
+    tips.append("evaluate on more examples: small evaluation sets cannot separate close scores")
+    return tips
+
+
 def advise(
-    task: str, entries: Sequence[Entry], verdict: TaskVerdict, options: ReportOptions
+    task: str,
+    entries: Sequence[Entry],
+    verdict: TaskVerdict,
+    options: ReportOptions,
+    baseline: Baseline | None = None,
+    vs_baseline: dict[str, tuple[bool, float]] | None = None,
 ) -> Advice:
     """Pick the experiment to use for ``task``.
 
     1. Drop experiments the reader cannot use: trained on more labels than available, unknown
        label needs when labels are limited, or slower than the latency budget.
     2. Pick the most accurate of the rest.
-    3. Among the experiments the paired tests cannot separate from the pick (Holm-corrected
+    3. Drop experiments that are not significantly better than the majority-class baseline: a
+       model that answers one label for everything must never be recommended. When none is
+       left, say so plainly and say what to try.
+    4. Among the experiments the paired tests cannot separate from the pick (Holm-corrected
        McNemar), name the cheapest as an alternative when it costs less: total cost over the
        horizon (training + daily volume) when a volume is given, else cost per million examples.
        A non-significant difference is not proof of equal accuracy, so the cheaper one is offered,
        not silently chosen.
     """
-    advice = Advice(task, constraint_lines(options))
+    advice = Advice(task, constraint_lines(options), baseline=baseline)
+    vs_baseline = vs_baseline or {}
     feasible: list[Entry] = []
     for e in entries:
         used = e.labels_used
@@ -327,6 +374,27 @@ def advise(
         }
     if not feasible:
         return advice
+    if baseline is not None:
+        weak = [e for e in feasible if not vs_baseline.get(e.id, (False, 1.0))[0]]
+        for e in weak:
+            advice.excluded.append(
+                Exclusion(
+                    e,
+                    f"not significantly better than always answering '{baseline.label_name}' "
+                    f"({100 * baseline.accuracy:.1f}%; Holm-adjusted p = "
+                    f"{vs_baseline.get(e.id, (False, 1.0))[1]:.2g})",
+                )
+            )
+        feasible = [e for e in feasible if e not in weak]
+        advice.excluded.sort(key=lambda x: -x.entry.accuracy)
+        if not feasible:
+            advice.no_pick_reason = (
+                f"no experiment is significantly better than the majority-class baseline, which "
+                f"always answers '{baseline.label_name}' and scores {100 * baseline.accuracy:.1f}% "
+                "on the same examples: none of them can be recommended"
+            )
+            advice.suggestions = _what_to_try(entries)
+            return advice
 
     pick = max(feasible, key=lambda e: e.accuracy)
     advice.pick = pick
@@ -344,6 +412,11 @@ def advise(
     )
     acc = f"{100 * pick.accuracy:.1f}% (95% interval {100 * pick.ci_low:.1f}–{100 * pick.ci_high:.1f})"
     advice.reasons.append(f"most accurate of the {len(feasible)} feasible experiments: {acc}")
+    if baseline is not None:
+        advice.reasons.append(
+            f"significantly better than always answering '{baseline.label_name}' "
+            f"({100 * baseline.accuracy:.1f}%; Holm-adjusted p = {vs_baseline[pick.id][1]:.2g})"
+        )
     cheaper = [e for e in advice.tied if price(e) < price(pick)]
     if cheaper:
         alt = min(cheaper, key=lambda e: (price(e), -e.accuracy))
@@ -487,6 +560,13 @@ class TaskSection:
     disagreements: list[HardExample]
     advice: Advice
     notes: list[str]
+    baseline: Baseline | None = None
+    #: experiment id -> (significantly better than the baseline, Holm-adjusted p)
+    vs_baseline: dict[str, tuple[bool, float]] = field(default_factory=dict)
+
+    def beats_baseline(self, experiment_id: str) -> bool:
+        """True where there is no baseline to beat (old stores) or the experiment beats it."""
+        return self.baseline is None or self.vs_baseline.get(experiment_id, (False, 1.0))[0]
 
     def name_of(self, experiment_id: str) -> str:
         return next(e.name for e in self.entries if e.id == experiment_id)
@@ -519,14 +599,6 @@ class ReportData:
         return next(s for s in self.sections if s.task == task)
 
 
-def _names(records: Sequence[ExperimentRecord]) -> dict[str, str]:
-    """'model · method' (the method as ``bakeoff results`` labels it, e.g. 'zero-shot, generate'),
-    with a short id added where two experiments would still share a name."""
-    base = {r.id: f"{short_model(r.model)} · {method_label(r.config)}" for r in records}
-    counts = Counter(base.values())
-    return {rid: name if counts[name] == 1 else f"{name} #{rid[:6]}" for rid, name in base.items()}
-
-
 def _task_fields(task: str, examples: dict[int, ExampleRow]) -> tuple[str, ...]:
     """Input field names to show: the built-in task's own, else generic ones."""
     spec = BUILTIN_TASKS.get(task)
@@ -555,18 +627,18 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
     sections = []
     for task in sorted(by_task):
         recs = sorted(
-            by_task[task], key=lambda r: (METHOD_ORDER.get(r.method, 9), short_model(r.model), r.id)
+            by_task[task], key=lambda r: (method_order(r.method), short_model(r.model), r.id)
         )
-        names = _names(recs)
+        names = experiment_names([(r.id, r.config) for r in recs])
         entries = [
             Entry(
                 r,
                 names[r.id],
                 store.predictions(r.id),
                 cost_per_million(
-                    float((r.timing or {}).get("throughput_per_s") or 0.0),
+                    r.timing.throughput_per_s if r.timing else 0.0,
                     options.price_per_hour,
-                    float((r.training or {}).get("train_time_s") or 0.0),
+                    r.training.train_time_s if r.training else 0.0,
                 ),
             )
             for r in recs
@@ -598,6 +670,15 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
         hard, split = hard_examples(same_data, examples, label_names, options.hard_examples)
         entries.sort(key=lambda e: -e.accuracy)
         spec = BUILTIN_TASKS.get(task)
+        baseline = majority_baseline(
+            store.train_label_counts(dataset_key), examples, label_names
+        )
+        vs_baseline = baseline_tests(baseline, same_data, options.alpha)
+        if verdict.leader and baseline is not None and not vs_baseline.get(verdict.leader, (0,))[0]:
+            # a leader that does not beat always answering one label is nobody's winner
+            verdict.status = "baseline"
+        if baseline is None:
+            notes.append("no train label counts stored: the majority-class baseline is not shown")
         sections.append(
             TaskSection(
                 task=task,
@@ -609,8 +690,10 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
                 dataset_key=dataset_key,
                 hard=hard,
                 disagreements=split,
-                advice=advise(task, entries, verdict, options),
+                advice=advise(task, same_data, verdict, options, baseline, vs_baseline),
                 notes=notes,
+                baseline=baseline,
+                vs_baseline=vs_baseline,
             )
         )
     finished = [r.finished_at for r in records if r.finished_at]

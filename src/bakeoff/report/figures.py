@@ -24,11 +24,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from bakeoff.report.analysis import METHOD_ORDER, Entry, ReportData, TaskSection  # noqa: E402
+from bakeoff.methods import get_method_spec  # noqa: E402
+from bakeoff.report.analysis import Entry, ReportData, TaskSection, method_order  # noqa: E402
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#332288", "#999933"]
-MARKERS = {"finetune": "o", "zero-shot": "s", "few-shot": "^"}
 FIGURE_DPI = 160
 STATUS_COLORS = {
     "": "#ffffff",
@@ -66,7 +66,7 @@ def column_order(entries: Sequence[Entry]) -> list[str]:
     """Experiment names across tasks: encoders first, then zero-shot, then few-shot; by model."""
     seen: dict[str, tuple[int, str]] = {}
     for e in entries:
-        seen.setdefault(e.name, (METHOD_ORDER.get(e.method, 9), e.model))
+        seen.setdefault(e.name, (method_order(e.method), e.model))
     return sorted(seen, key=lambda n: (*seen[n], n))
 
 
@@ -377,7 +377,7 @@ def draw_tradeoff(ds: Sequence[TradeoffData], colors: dict[str, str]) -> Figure:
                 [p.accuracy],
                 yerr=[[p.accuracy - p.low], [p.high - p.accuracy]],
                 xerr=[[0], [max(0.0, p.p95_ms - p.latency_ms)]],
-                fmt=MARKERS.get(p.method, "o"),
+                fmt=get_method_spec(p.method).marker,
                 color=colors.get(p.name, "#57606a"),
                 markersize=8,
                 markeredgecolor="#24292f" if p.on_front else "white",
@@ -407,10 +407,10 @@ def draw_tradeoff(ds: Sequence[TradeoffData], colors: dict[str, str]) -> Figure:
         ax.grid(color="#eaeef2", which="major")
         ax.set_axisbelow(True)
         ax.set_title(d.task, loc="left")
-    methods = sorted({p.method for d in ds for p in d.points}, key=lambda m: METHOD_ORDER.get(m, 9))
+    methods = sorted({p.method for d in ds for p in d.points}, key=method_order)
     handles = [
         Line2D(
-            [], [], linestyle="", marker=MARKERS.get(m, "o"), color="#8c959f", markersize=7, label=m
+            [], [], linestyle="", marker=get_method_spec(m).marker, color="#8c959f", markersize=7, label=m
         )
         for m in methods
     ]

@@ -192,18 +192,21 @@ def _c(text: Any, kind: str = "", title: str = "") -> Cell:
 
 
 def accuracy_table(data: ReportData) -> Table:
-    """Rows: model and method; columns: tasks; cells: accuracy ± 95% interval (+ invalid rate)."""
+    """Rows: experiments (named by what sets them apart), then each task's majority-class
+    baseline; columns: tasks; cells: accuracy [95% interval] (+ invalid rate)."""
     tasks = [s.task for s in data.sections]
     rows: dict[str, dict[str, Cell]] = {}
     info: dict[str, Entry] = {}
     for s in data.sections:
-        top = set(s.verdict.top_group) if s.verdict.status != "alone" else set()
+        top = set(s.verdict.top_group) if s.verdict.status not in ("alone", "baseline") else set()
         for e in s.entries:
             notes = []
             if e.n_invalid:
                 notes.append(f"{pct(e.invalid_rate)}% invalid")
-            if e.record.config.get("eval_limit"):
+            if e.record.config.eval_limit:
                 notes.append(f"n={e.n}")
+            if not s.beats_baseline(e.id):
+                notes.append("not better than the baseline")
             kind = (
                 "win"
                 if s.verdict.status == "winner" and e.id == s.verdict.leader
@@ -216,11 +219,25 @@ def accuracy_table(data: ReportData) -> Table:
             info.setdefault(e.name, e)
     out = []
     for name in column_order(data.entries):
-        e = info[name]
-        out.append(
-            [_c(e.model), _c(e.method)] + [rows[name].get(t, _c("—", "muted")) for t in tasks]
-        )
-    return Table(["model", "method", *tasks], out, [False, False] + [True] * len(tasks))
+        out.append([_c(name)] + [rows[name].get(t, _c("—", "muted")) for t in tasks])
+    baseline_row = [_c("majority class (baseline)", "muted")]
+    for s in data.sections:
+        b = s.baseline
+        if b is None:
+            baseline_row.append(_c("—", "muted"))
+        else:
+            low, high = b.interval
+            baseline_row.append(
+                Cell(
+                    f"{pct(b.accuracy)} [{pct(low)}, {pct(high)}]",
+                    "muted",
+                    f"always answering '{b.label_name}', the train split's commonest label",
+                    f"always '{b.label_name}'",
+                )
+            )
+    if any(s.baseline for s in data.sections):
+        out.append(baseline_row)
+    return Table(["experiment", *tasks], out, [False] + [True] * len(tasks))
 
 
 def speed_table(data: ReportData) -> Table:
@@ -232,7 +249,7 @@ def speed_table(data: ReportData) -> Table:
                     _c(s.task),
                     _c(e.name),
                     _c(num(e.throughput)),
-                    _c(e.timing("batch_size", "")),
+                    _c(e.timings.batch_size if e.timings else ""),
                     _c(f"{num(e.latency_ms('median'))} / {num(e.latency_ms('p95'))}"),
                     _c(f"{num(e.peak_memory_mb)} ({e.memory_kind})"),
                     _c(e.device),
@@ -357,6 +374,7 @@ def experiments_table(data: ReportData) -> Table:
         for e in s.entries:
             cfg = e.record.config
             used = e.labels_used
+            warn = "; ".join(e.warnings)
             rows.append(
                 [
                     _c(s.task),
@@ -366,8 +384,9 @@ def experiments_table(data: ReportData) -> Table:
                     _c(e.record.eval_split),
                     _c(e.n),
                     _c("unknown" if used is None else f"{used:,}"),
-                    _c(cfg.get("precision", "")),
-                    _c(cfg.get("seed", "")),
+                    _c(cfg.precision),
+                    _c(cfg.seed),
+                    _c(warn or "—", "bad" if warn else "muted"),
                 ]
             )
     rows, starts = grouped(rows)
@@ -382,9 +401,10 @@ def experiments_table(data: ReportData) -> Table:
             "labels used",
             "precision",
             "seed",
+            "warnings",
         ],
         rows,
-        [False, False, False, False, False, True, True, False, True],
+        [False, False, False, False, False, True, True, False, True, False],
         starts,
     )
 
