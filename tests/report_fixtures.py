@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from bakeoff.classifier import INVALID, Predictions
 from bakeoff.config import ExperimentConfig, FinetuneSettings, PromptSettings
 from bakeoff.data import Example
 from bakeoff.metrics import compute_metrics
+from bakeoff.records import Timing, TrainingRecord
 from bakeoff.store import ResultsStore
 
 SCRIPT_PAYLOAD = "<script>window.__pwned=1</script> a film that defies </script> description"
@@ -44,19 +44,19 @@ FT_TRAIN_S = 7200.0  # two device-hours of fine-tuning: makes volume matter in t
 
 def timing(
     throughput: float, median_ms: float, p95_ms: float, memory_mb: float, device: str = "cpu"
-) -> dict[str, Any]:
-    return {
-        "n_examples": 0,
-        "batch_size": 32,
-        "total_s": 0.0,
-        "throughput_per_s": throughput,
-        "latency_median_ms": median_ms,
-        "latency_p95_ms": p95_ms,
-        "latency_n": 64,
-        "peak_memory_mb": memory_mb,
-        "memory_kind": "gpu_max_allocated" if device.startswith("cuda") else "process_peak_rss",
-        "device": device,
-    }
+) -> Timing:
+    return Timing(
+        n_examples=0,
+        batch_size=32,
+        total_s=0.0,
+        throughput_per_s=throughput,
+        latency_median_ms=median_ms,
+        latency_p95_ms=p95_ms,
+        latency_n=64,
+        peak_memory_mb=memory_mb,
+        memory_kind="gpu_max_allocated" if device.startswith("cuda") else "process_peak_rss",
+        device=device,
+    )
 
 
 def add_experiment(
@@ -72,8 +72,8 @@ def add_experiment(
     indices: Sequence[int] | None = None,
     invalid: set[int] = frozenset(),  # type: ignore[assignment]
     with_scores: bool = True,
-    timing_dict: dict[str, Any] | None = None,
-    training: dict[str, Any] | None = None,
+    timing_dict: Timing | None = None,
+    training: TrainingRecord | None = None,
     k: int = 5,
     eval_limit: int | None = None,
 ) -> str:
@@ -84,9 +84,8 @@ def add_experiment(
         data_fingerprint=dataset_key.split(":")[1],
         eval_split="validation",
         model=model,
-        method=method,  # type: ignore[arg-type]
-        finetune=FinetuneSettings() if method == "finetune" else None,
-        prompt=None
+        method=method,
+        settings=FinetuneSettings()
         if method == "finetune"
         else PromptSettings(k=0 if method == "zero-shot" else k),
         eval_limit=eval_limit,
@@ -117,7 +116,7 @@ def add_experiment(
         Predictions(preds, scores if with_scores else None, raw),
         compute_metrics(gold, preds, labels),
         timing_dict or timing(100.0, 10.0, 15.0, 500.0),
-        training or {"train_time_s": 0.0},
+        training or TrainingRecord(labels_used=0 if method == "zero-shot" else k),
     )
     return eid
 
@@ -134,7 +133,10 @@ def build_store(path: Path) -> ResultsStore:
         f"review {i}: {'a warm, funny film' if g else 'a dull, tedious film'}"
         for i, g in enumerate(gold)
     ][2:]
-    store.save_examples(SST2_KEY, [(i, Example(texts[i], gold[i])) for i in range(len(gold))])
+    # train split 30 negative / 70 positive: the majority baseline always answers "positive"
+    store.save_examples(
+        SST2_KEY, [(i, Example(texts[i], gold[i])) for i in range(len(gold))], "sst2", [30, 70]
+    )
     add_experiment(
         store,
         task="sst2",
@@ -145,7 +147,7 @@ def build_store(path: Path) -> ResultsStore:
         gold=gold,
         wrong={0, 1, 2, 3},
         timing_dict=timing(400.0, 2.5, 4.0, 300.0),
-        training={"train_time_s": FT_TRAIN_S, "n_train": 1000},
+        training=TrainingRecord(labels_used=1000, train_time_s=FT_TRAIN_S),
     )
     add_experiment(
         store,
@@ -186,6 +188,8 @@ def build_store(path: Path) -> ResultsStore:
             )
             for i in range(30)
         ],
+        "rte",
+        [50, 50],  # a tie: the baseline answers the first label, "entailment"
     )
     add_experiment(
         store,
@@ -197,7 +201,7 @@ def build_store(path: Path) -> ResultsStore:
         gold=rte_gold,
         wrong={0},
         timing_dict=timing(350.0, 3.0, 5.0, 310.0),
-        training={"train_time_s": 600.0, "n_train": 2490},
+        training=TrainingRecord(labels_used=2490, train_time_s=600.0),
     )
     add_experiment(
         store,

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from bakeoff.errors import BakeoffError
 from bakeoff.metrics import accuracy_interval
 from bakeoff.report import ReportOptions, build_report, report_command
-from bakeoff.report.analysis import ReportData, collect, cost_per_million, daily_load, labels_used
+from bakeoff.records import TrainingRecord
+from bakeoff.report.analysis import ReportData, collect, cost_per_million, daily_load
 from bakeoff.report.figures import (
     accuracy_bars_data,
     confusion_data,
@@ -52,7 +53,7 @@ def data(store: ResultsStore) -> ReportData:
 
 def _half(correct: int, n: int) -> str:
     low, high = accuracy_interval(correct, n)
-    return f"{100 * correct / n:.1f} ± {100 * (high - low) / 2:.1f}"
+    return f"{100 * correct / n:.1f} \\[{100 * low:.1f}, {100 * high:.1f}\\]"
 
 
 def test_writes_every_output(written: dict[str, Path]) -> None:
@@ -68,9 +69,17 @@ def test_writes_every_output(written: dict[str, Path]) -> None:
 def test_markdown_tables(written: dict[str, Path]) -> None:
     md = written["report.md"].read_text(encoding="utf-8")
     # accuracy +- 95% interval by model and method x task; rte winner starred, sst2 top group bold
-    assert f"| minilm | finetune | **★ {_half(29, 30)}** | **{_half(36, 40)}** |" in md
-    assert f"| smollm2-135m | zero-shot | {_half(10, 30)} | {_half(20, 40)} (12.5% invalid) |" in md
-    assert f"| smollm2-135m | few-shot | — | **{_half(34, 40)}** |" in md
+    assert f"| minilm · finetune | **★ {_half(29, 30)}** | **{_half(36, 40)}** |" in md
+    assert (
+        f"| smollm2-135m · zero-shot | {_half(10, 30)} (not better than the baseline) | "
+        f"{_half(20, 40)} (12.5% invalid, not better than the baseline) |"
+    ) in md
+    assert f"| smollm2-135m · few-shot | — | **{_half(34, 40)}** |" in md
+    # the majority-class baseline is a row of its own
+    assert (
+        f"| majority class (baseline) | {_half(16, 30)} (always 'entailment') | "
+        f"{_half(20, 40)} (always 'positive') |"
+    ) in md
     # speed row: throughput, batch, latency p50 / p95, memory, device
     assert (
         "| sst2 | minilm · finetune | 400 | 32 | 2.5 / 4 | 300 (RSS) | cpu · Test CPU 2-core | 2 h |"
@@ -250,9 +259,15 @@ def test_advice_follows_the_constraints(store: ResultsStore) -> None:
     assert _advice(store) == (ft, None)
     # 10 labels rule out fine-tuning on 1,000; few-shot (5) beats zero-shot significantly
     assert _advice(store, labels=10) == (fs, None)
-    assert _advice(store, labels=0) == (zs, None)
-    # a 100 ms p95 budget rules out few-shot (120 ms p95) but not zero-shot (90 ms)
-    assert _advice(store, labels=10, latency_budget_ms=100) == (zs, None)
+    # zero-shot scores 50%, exactly what always answering "positive" scores: never recommended
+    assert _advice(store, labels=0) == (None, None)
+    advice = collect(store, ReportOptions(labels=0)).section("sst2").advice
+    assert "no experiment is significantly better than the majority-class baseline" in (
+        advice.no_pick_reason
+    )
+    assert advice.suggestions and zs in [x.entry.name for x in advice.excluded]
+    # a 100 ms p95 budget rules out few-shot (120 ms p95); zero-shot fits it but not the baseline
+    assert _advice(store, labels=10, latency_budget_ms=100) == (None, None)
     # ... while its median (85 ms) fits, so a median budget keeps few-shot
     assert _advice(store, labels=10, latency_budget_ms=100, latency_stat="median") == (fs, None)
     assert _advice(store, latency_budget_ms=1) == (None, None)
@@ -263,8 +278,11 @@ def test_advice_follows_the_constraints(store: ResultsStore) -> None:
     advice = collect(store, ReportOptions(daily_volume=100)).section("sst2").advice
     assert "$0.09 instead of $2.00 over 30 days" in advice.alternative_reason
     advice = collect(store, ReportOptions(labels=10)).section("sst2").advice
-    assert [x.entry.name for x in advice.excluded] == [ft]
+    assert [x.entry.name for x in advice.excluded] == [ft, zs]
     assert "needs 1,000 labelled examples, 10 available" in advice.excluded[0].reason
+    assert "not significantly better than always answering 'positive'" in (
+        advice.excluded[1].reason
+    )
 
 
 def test_advice_text_changes_with_options(store: ResultsStore, tmp_path: Path) -> None:
@@ -277,7 +295,8 @@ def test_advice_text_changes_with_options(store: ResultsStore, tmp_path: Path) -
     md = b["report.md"].read_text(encoding="utf-8")
     assert "No constraints given" in a and "No constraints given" not in md
     assert "Your constraints: 0 labelled examples available; 5,000 examples per day" in md
-    assert "**Use smollm2-135m · zero-shot.**" in md and "needs no labelled examples" in md
+    assert "**Use smollm2-135m · zero-shot.**" not in md
+    assert "**Nothing to recommend:** no experiment is significantly better than the " in md
     assert "$3 per device-hour" in md
 
 
@@ -329,7 +348,7 @@ def test_command(tmp_path: Path, store: ResultsStore) -> None:
     assert not (tmp_path / "nope.db").exists()
 
 
-def test_labels_used(tmp_path: Path) -> None:
+def test_labels_used_reads_the_training_record(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "b.db")
     gold = [0, 1, 0, 1]
     common = {
@@ -340,12 +359,16 @@ def test_labels_used(tmp_path: Path) -> None:
         "wrong": set(),
     }
     shown = add_experiment(
-        store, model="m", method="few-shot", training={"train_time_s": 0.0, "k": 3}, **common
+        store, model="m", method="few-shot", training=TrainingRecord(labels_used=3), **common
     )
-    planned = add_experiment(store, model="m2", method="few-shot", k=4, **common)
     zero = add_experiment(store, model="m3", method="zero-shot", **common)
     tuned = add_experiment(
-        store, model="e", method="finetune", training={"train_time_s": 1.0, "n_train": 80}, **common
+        store,
+        model="e",
+        method="finetune",
+        training=TrainingRecord(labels_used=80, train_time_s=1.0),
+        **common,
     )
-    used = {r.id: labels_used(r) for r in store.experiments()}
-    assert used == {shown: 3, planned: 4, zero: 0, tuned: 80}
+    data = collect(store, ReportOptions())
+    used = {e.id: e.labels_used for e in data.entries}
+    assert used == {shown: 3, zero: 0, tuned: 80}
