@@ -160,6 +160,8 @@ def _read_table(path: Path) -> _Table:
 def _read_csv(path: Path) -> _Table:
     """CSV through the csv module, which (unlike pandas) keeps duplicate header names visible
     and says on which line each record starts. Every value stays a string; empty is None.
+    Blank lines, and rows whose fields are all blank, hold no data and are skipped (as pandas
+    skips blank lines); rows are numbered without them.
 
     Strict quoting: a quote that never closes or stray text after a closing quote is an error
     with its line number, where pandas would swallow the rest of the file or drop the quote.

@@ -435,61 +435,210 @@ def draw_tradeoff(ds: Sequence[TradeoffData], colors: dict[str, str]) -> Figure:
 # confusion matrices
 
 
+#: a task with more classes shows only this many in its confusion matrices: a cell per pair of
+#: 1,000 classes is a million cells nobody can read (and hours and gigabytes to draw)
+MAX_CONFUSION_CLASSES = 20
+#: matrices per figure at most (the most accurate experiments); more would not fit the limits below
+MAX_CONFUSION_PANELS = 16
+#: the figure never grows past this, in inches, whatever the number of classes or experiments
+MAX_CONFUSION_WIDTH_IN = 24.0
+MAX_CONFUSION_HEIGHT_IN = 40.0
+#: tick labels are cut to this many characters, so long class names cannot widen the figure
+MAX_TICK_CHARS = 18
+
+
 @dataclass
 class ConfusionData:
     name: str
-    #: rows: gold label; columns: predicted label (plus 'invalid' when any answer was invalid)
+    #: rows: gold label; columns: predicted label (plus 'other' when only some classes are shown
+    #: and 'invalid' when any answer was invalid)
     matrix: list[list[int]]
     row_labels: list[str]
     col_labels: list[str]
+    #: classes of the task; more than ``len(row_labels)`` when only the top ones are shown
+    n_classes: int = 0
+    #: evaluated examples whose gold class is not shown (their rows are left out)
+    hidden_examples: int = 0
+
+    def __post_init__(self) -> None:
+        self.n_classes = self.n_classes or len(self.row_labels)
+
+    @property
+    def capped(self) -> bool:
+        return self.n_classes > len(self.row_labels)
 
 
-def confusion_data(section: TaskSection) -> list[ConfusionData]:
-    labels = section.label_names
-    with_invalid = any(not 0 <= r.pred < len(labels) for e in section.entries for r in e.rows)
-    cols = labels + (["invalid"] if with_invalid else [])
-    out = []
+def confusion_classes(section: TaskSection, limit: int = MAX_CONFUSION_CLASSES) -> list[int]:
+    """The classes a task's confusion matrices show, in label order: every class when there are
+    at most ``limit``, else the ``limit`` with the most gold examples plus confusions (examples
+    of the class answered wrongly, and wrong answers naming it), summed over the experiments.
+
+    One selection for all of the task's experiments, so their matrices can be compared. Counted
+    from the predictions in one pass: nothing here grows with the square of the classes.
+    """
+    n = len(section.label_names)
+    if n <= limit:
+        return list(range(n))
+    weight = [0] * n
     for e in section.entries:
-        m = [[0] * len(cols) for _ in labels]
         for r in e.rows:
-            if 0 <= r.gold < len(labels):
-                m[r.gold][r.pred if 0 <= r.pred < len(labels) else len(labels)] += 1
-        out.append(ConfusionData(e.name, m, list(labels), cols))
+            if not 0 <= r.gold < n:
+                continue
+            weight[r.gold] += 1  # support
+            if r.pred != r.gold:
+                weight[r.gold] += 1  # missed
+                if 0 <= r.pred < n:
+                    weight[r.pred] += 1  # wrongly named
+    top = sorted(range(n), key=lambda c: (-weight[c], c))[:limit]
+    return sorted(top)
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_TICK_CHARS else label[: MAX_TICK_CHARS - 1] + "…"
+
+
+def confusion_data(section: TaskSection, limit: int = MAX_CONFUSION_CLASSES) -> list[ConfusionData]:
+    """Per experiment, counts of (gold, predicted) over the classes of :func:`confusion_classes`.
+
+    When classes are left out, predictions of a left-out class go to an 'other' column, so each
+    row still adds up to its class's examples; rows of left-out gold classes are not drawn and
+    are counted in ``hidden_examples``.
+    """
+    labels = section.label_names
+    n = len(labels)
+    shown = confusion_classes(section, limit)
+    position = {c: i for i, c in enumerate(shown)}
+    capped = len(shown) < n
+    rows_of = [[r for r in e.rows if r.gold in position] for e in section.entries]
+    with_other = capped and any(
+        0 <= r.pred < n and r.pred not in position for rows in rows_of for r in rows
+    )
+    with_invalid = any(not 0 <= r.pred < n for rows in rows_of for r in rows)
+    cols = [labels[c] for c in shown] + (["other"] if with_other else [])
+    cols += ["invalid"] if with_invalid else []
+    other = len(shown)
+    invalid = len(cols) - 1
+    out = []
+    for e, rows in zip(section.entries, rows_of):
+        m = [[0] * len(cols) for _ in shown]
+        for r in rows:
+            if r.pred in position:
+                col = position[r.pred]
+            elif 0 <= r.pred < n:
+                col = other
+            else:
+                col = invalid
+            m[position[r.gold]][col] += 1
+        hidden = sum(1 for r in e.rows if 0 <= r.gold < n and r.gold not in position)
+        out.append(ConfusionData(e.name, m, [labels[c] for c in shown], cols, n, hidden))
     return out
 
 
+@dataclass
+class ConfusionLayout:
+    """How the matrices of one task are laid out; every size is bounded by the module limits."""
+
+    #: matrices drawn (the first ones: the most accurate experiments)
+    panels: int
+    cols: int
+    rows: int
+    #: inches per cell
+    cell: float
+    width: float
+    height: float
+
+
+def confusion_layout(ds: Sequence[ConfusionData]) -> ConfusionLayout:
+    """Grid and size of the figure: at most 4 matrices a row, never beyond the size limits."""
+    n_cols = len(ds[0].col_labels) if ds else 1
+    n_rows = len(ds[0].row_labels) if ds else 1
+    cell = 0.6 if max(n_cols, n_rows) <= 8 else 0.36
+    w = 1.4 + cell * n_cols
+    h = 1.3 + cell * n_rows
+    top = 0.5 + (0.3 if _confusion_note(ds) else 0.0)  # title (and note) above the matrices
+    per_row = max(1, min(4, int((MAX_CONFUSION_WIDTH_IN - 0.4) // w)))
+    max_rows = max(1, int((MAX_CONFUSION_HEIGHT_IN - top) // h))
+    panels = min(len(ds), per_row * max_rows, MAX_CONFUSION_PANELS)
+    cols = max(1, min(panels, per_row))
+    rows = max(1, math.ceil(panels / cols))
+    return ConfusionLayout(
+        panels,
+        cols,
+        rows,
+        cell,
+        min(MAX_CONFUSION_WIDTH_IN, w * cols + 0.4),
+        min(MAX_CONFUSION_HEIGHT_IN, h * rows + top),
+    )
+
+
+def _confusion_note(ds: Sequence[ConfusionData], panels: int | None = None) -> str:
+    """What the figure leaves out, in words ('' when it shows everything)."""
+    parts = []
+    if ds and ds[0].capped:
+        d = ds[0]
+        parts.append(
+            f"the {len(d.row_labels)} classes with the most examples and confusions, of "
+            f"{d.n_classes:,}" + ("; 'other' is any other class" if "other" in d.col_labels else "")
+        )
+    if panels is not None and panels < len(ds):
+        parts.append(f"the {panels} most accurate of {len(ds)} experiments")
+    return ("showing " + " and ".join(parts)) if parts else ""
+
+
+def confusion_note(ds: Sequence[ConfusionData]) -> str:
+    """The note the figure and its caption carry when classes or experiments are left out."""
+    return _confusion_note(ds, confusion_layout(ds).panels if ds else None)
+
+
 def draw_confusions(task: str, ds: Sequence[ConfusionData]) -> Figure:
-    n = len(ds)
-    cols = min(n, 4)
-    rows = math.ceil(n / cols)
-    w = 1.4 + 0.6 * len(ds[0].col_labels)
-    h = 1.3 + 0.55 * len(ds[0].row_labels)
-    fig, axes = plt.subplots(rows, cols, figsize=(w * cols + 0.4, h * rows + 0.5), squeeze=False)
-    for ax in axes.flat[n:]:
+    layout = confusion_layout(ds)
+    note = confusion_note(ds)
+    fig, axes = plt.subplots(
+        layout.rows, layout.cols, figsize=(layout.width, layout.height), squeeze=False
+    )
+    for ax in axes.flat[layout.panels :]:
         ax.set_visible(False)
-    for ax, d in zip(axes.flat, ds):
+    small = layout.cell < 0.6
+    for ax, d in zip(axes.flat, ds[: layout.panels]):
         norm = [[v / max(1, sum(row)) for v in row] for row in d.matrix]
         ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         for i, row in enumerate(d.matrix):
             for j, v in enumerate(row):
+                if small and v == 0:
+                    continue  # many cells: zeros are the white background
                 ax.text(
                     j,
                     i,
                     str(v),
                     ha="center",
                     va="center",
-                    fontsize=9,
+                    fontsize=6.5 if small else 9,
                     color="white" if norm[i][j] > 0.55 else "#24292f",
                 )
-        ax.set_xticks(range(len(d.col_labels)), d.col_labels, rotation=30, ha="right", fontsize=8)
-        ax.set_yticks(range(len(d.row_labels)), d.row_labels, fontsize=8)
+        ax.set_xticks(
+            range(len(d.col_labels)),
+            [_short(c) for c in d.col_labels],
+            rotation=30 if not small else 60,
+            ha="right",
+            fontsize=7 if small else 8,
+        )
+        ax.set_yticks(
+            range(len(d.row_labels)), [_short(r) for r in d.row_labels], fontsize=7 if small else 8
+        )
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("gold", fontsize=8)
         ax.set_title(d.name, fontsize=9, loc="left")
         for spine in ax.spines.values():
             spine.set_visible(False)
-    fig.suptitle(f"Confusion matrices: {task}", x=0.01, ha="left", fontweight="bold")
-    fig.tight_layout()
+    title = f"Confusion matrices: {task}"
+    if not note:
+        fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
+        fig.tight_layout()
+        return fig
+    # the note goes under the title; the matrices start below both
+    fig.suptitle(title, x=0.01, y=1 - 0.1 / layout.height, ha="left", va="top", fontweight="bold")
+    fig.text(0.01, 1 - 0.42 / layout.height, note, ha="left", va="top", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.7 / layout.height))
     return fig
 
 
@@ -503,6 +652,8 @@ class FigureFiles:
     title: str
     png: Path
     svg: Path
+    #: what the figure leaves out, to show as its caption ('' when it shows everything)
+    note: str = ""
 
 
 def save(fig: Figure, folder: Path, stem: str) -> tuple[Path, Path]:
@@ -544,11 +695,14 @@ def write_figures(data: ReportData, folder: Path) -> list[FigureFiles]:
         )
         for s in data.sections:
             stem = f"confusion_{slug(s.task)}"
+            matrices = confusion_data(s)
+            note = confusion_note(matrices)
             out.append(
                 FigureFiles(
                     stem,
-                    f"Confusion matrices: {s.task}",
-                    *save(draw_confusions(s.task, confusion_data(s)), folder, stem),
+                    f"Confusion matrices: {s.task}" + (f" ({note})" if note else ""),
+                    *save(draw_confusions(s.task, matrices), folder, stem),
+                    note=note,
                 )
             )
     return out
