@@ -357,11 +357,8 @@ def test_bad_data_is_one_error_line(
         assert not db.exists(), "a refused run created the results store"
 
 
-# A label with rich markup in it ('[/]') reaches the error line verbatim. bakeoff.cli's fail() prints
-# the message as rich markup without escaping it, so rich raises MarkupError and the user gets a
-# traceback instead of the message. Fix (lead, cli/app.py fail()): print
-# rich.markup.escape(str(exc)). Marked xfail(strict): once fixed it XPASSes; remove the mark.
-@pytest.mark.xfail(strict=True, reason="cli fail() does not escape rich markup (lead: cli/app.py)")
+# A label with rich markup in it ('[/]') reaches the error line verbatim: the CLI escapes it, so
+# rich never reads it as markup (it raised MarkupError, a traceback, before).
 def test_error_line_with_markup_characters(tmp_path: Path, tiny_bert: Path) -> None:
     case = Case(
         "markup-in-label",

@@ -32,7 +32,7 @@ def test_minilm_finetunes_on_sst2_and_beats_chance(
     [outcome] = LocalExecutor().run(plan(grid), store)
     assert outcome.status == "done", outcome.error
     rec = store.experiments()[0]
-    assert rec.training["model_path"] == str(minilm_path)
+    assert rec.training.model_path == str(minilm_path)
     # 128 balanced examples: chance is 50%; a trained sentiment head is far above it
-    assert rec.metrics["accuracy_ci_low"] > 0.5, rec.metrics
-    assert rec.metrics["n"] == 128 and sum(map(sum, rec.metrics["confusion_matrix"])) == 128
+    assert rec.metrics.accuracy_ci_low > 0.5, rec.metrics
+    assert rec.metrics.n == 128 and sum(map(sum, rec.metrics.confusion_matrix)) == 128

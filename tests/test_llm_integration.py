@@ -39,7 +39,7 @@ def _prepare(
         model=model,
         method=method,  # type: ignore[arg-type]
         precision=precision,  # type: ignore[arg-type]
-        prompt=PromptSettings(**prompt),
+        settings=PromptSettings(**prompt),
     )
     return PromptedMethod().prepare(config, data, NullProgress())
 
@@ -51,8 +51,8 @@ def _subset(data: TaskData, n: int) -> list[Any]:
 def test_smollm2_batch_size_does_not_change_predictions(data_dir: Path) -> None:
     data = load_builtin(get_task("sst2"), data_dir)
     prepared = _prepare(data, "smollm2-135m", "zero-shot", precision="fp32")
-    assert prepared.info["chat_template"] and prepared.info["single_pass"]
-    assert "<|im_start|>assistant\n" in prepared.info["example_prompt"]
+    assert prepared.training.details["chat_template"] and prepared.training.details["single_pass"]
+    assert "<|im_start|>assistant\n" in prepared.training.details["example_prompt"]
     examples = _subset(data, 8)
     one = prepared.classifier.predict(examples, batch_size=1)
     eight = prepared.classifier.predict(examples, batch_size=8)
@@ -70,9 +70,9 @@ def test_smollm2_few_shot_generation_is_parsed_strictly(data_dir: Path) -> None:
     predictions = clf.predict(examples)
     assert predictions.raw is not None and all(isinstance(r, str) for r in predictions.raw)
     assert predictions.labels == [clf.fmt.parse(r) for r in predictions.raw]
-    train_texts = {data.train[i].text for i in prepared.info["few_shot_indices"]}
+    train_texts = {data.train[i].text for i in prepared.training.details["few_shot_indices"]}
     assert len(train_texts) == 5 and all(
-        t.strip() in prepared.info["example_prompt"] for t in train_texts
+        t.strip() in prepared.training.details["example_prompt"] for t in train_texts
     )
 
 
@@ -81,10 +81,10 @@ def test_gemma3_base_model_few_shot_loglik_beats_chance(data_dir: Path) -> None:
     label log-likelihood on SST-2 is far above chance; a label mix-up would be far below."""
     data = load_builtin(get_task("sst2"), data_dir)
     prepared = _prepare(data, "gemma3-270m", "few-shot", k=5)
-    info = prepared.info
-    assert not info["chat_template"]
-    assert info["example_prompt"].endswith("\nAnswer:")
-    assert info["answer_tokens"] == [["▁negative"], ["▁positive"]]
+    info = prepared.training
+    assert not info.details["chat_template"]
+    assert info.details["example_prompt"].endswith("\nAnswer:")
+    assert info.details["answer_tokens"] == [["▁negative"], ["▁positive"]]
     examples = _subset(data, 24)
     predictions = prepared.classifier.predict(examples)
     accuracy = sum(p == ex.label for p, ex in zip(predictions.labels, examples)) / len(examples)

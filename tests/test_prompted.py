@@ -206,26 +206,33 @@ def _config(method: str, **prompt: Any) -> ExperimentConfig:
         model=str(tiny_llama_path()),
         method=method,  # type: ignore[arg-type]
         precision="fp32",
-        prompt=PromptSettings(**prompt),
+        settings=PromptSettings(**prompt),
     )
 
 
 def test_prepare_reports_prompt_shots_and_verbalizers() -> None:
     data = toy_sst2()
     prepared = PromptedMethod().prepare(_config("few-shot", k=4), data, NullProgress())
-    info = prepared.info
-    assert prepared.train_time_s == 0.0
-    assert info["k"] == 4 and len(info["few_shot_indices"]) == 4
-    assert {data.train[i].label for i in info["few_shot_indices"]} == {0, 1}
-    assert info["verbalizers"] == ["negative", "positive"]
-    assert info["answer_tokens"] == [["negative"], ["positive"]] and info["single_pass"]
-    assert info["example_prompt"].endswith(
+    info = prepared.training
+    assert info.train_time_s == 0.0
+    assert info.labels_used == 4 and len(info.details["few_shot_indices"]) == 4
+    assert {data.train[i].label for i in info.details["few_shot_indices"]} == {0, 1}
+    assert info.details["verbalizers"] == ["negative", "positive"]
+    assert (
+        info.details["answer_tokens"] == [["negative"], ["positive"]]
+        and info.details["single_pass"]
+    )
+    assert info.details["example_prompt"].endswith(
         "Review: an absolute joy<|im_end|>\n<|im_start|>assistant\n"
     )
-    assert info["prefix_tokens"] > 0 and info["chat_template"] and info["scoring"] == "loglik"
-    assert not any(ex.text in info["example_prompt"] for ex in data.eval[1:])
-    zero = PromptedMethod().prepare(_config("zero-shot", k=4), data, NullProgress()).info
-    assert zero["k"] == 0 and zero["few_shot_indices"] == []
+    assert (
+        info.details["prefix_tokens"] > 0
+        and info.details["chat_template"]
+        and info.details["scoring"] == "loglik"
+    )
+    assert not any(ex.text in info.details["example_prompt"] for ex in data.eval[1:])
+    zero = PromptedMethod().prepare(_config("zero-shot", k=4), data, NullProgress()).training
+    assert zero.labels_used == 0 and zero.details["few_shot_indices"] == []
 
 
 def test_zero_shot_prefix_cache_covers_every_prompt() -> None:
@@ -234,7 +241,7 @@ def test_zero_shot_prefix_cache_covers_every_prompt() -> None:
     data = toy_sst2()
     prepared = PromptedMethod().prepare(_config("zero-shot"), data, NullProgress())
     clf = prepared.classifier
-    assert isinstance(clf, PromptedClassifier) and prepared.info["prefix_tokens"] > 20
+    assert isinstance(clf, PromptedClassifier) and prepared.training.details["prefix_tokens"] > 20
     requests, _ = clf.requests([clf.builder.prompt(ex) for ex in data.eval])
     assert clf.prefix is not None and all(clf.prefix.covers(r.context) for r in requests)
 

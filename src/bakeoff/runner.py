@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from bakeoff import checks
 from bakeoff.classifier import NullProgress, Progress
 from bakeoff.config import ExperimentConfig, GridConfig
 from bakeoff.custom import load_custom, load_custom_config, parse_custom_config
@@ -201,6 +202,9 @@ def run_experiment(
         gold = [ex.label for ex in examples]
         metrics = compute_metrics(gold, predictions.labels, data.task.label_names)
         training = prepared.training
+        one_label = checks.one_label(gold, predictions.labels, data.task.label_names)
+        if one_label:
+            training.warnings.append(one_label)
         store.finish(
             experiment.id,
             experiment.eval_indices,

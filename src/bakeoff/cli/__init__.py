@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from rich.markup import escape
+
 from bakeoff.cli.app import app, console, err_console, fail
 from bakeoff.errors import BakeoffError
 
@@ -44,7 +46,9 @@ def main() -> None:
     try:
         app()
     except BakeoffError as exc:  # errors raised outside a command's own handler
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(exc.exit_code)
 
 

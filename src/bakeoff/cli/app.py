@@ -6,6 +6,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bakeoff.errors import BakeoffError
 
@@ -20,7 +21,7 @@ err_console = Console(stderr=True)
 
 def fail(exc: BakeoffError) -> NoReturn:
     """Print the error's one line and exit with its code (2: the user's input)."""
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from bakeoff import checks
 from bakeoff.classifier import Advance, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, FinetuneSettings
 from bakeoff.data import Example, TaskData, stratified_sample
@@ -140,6 +141,16 @@ class EncoderClassifier:
         return Predictions.concat(parts).reorder(order)
 
 
+def _count_long(tokenizer: Any, examples: Sequence[Example], max_length: int) -> int:
+    """Inputs longer than ``max_length`` tokens (they are cut to fit)."""
+    if not examples:
+        return 0
+    texts = [ex.text for ex in examples]
+    pairs = [ex.text_pair or "" for ex in examples] if examples[0].text_pair is not None else None
+    lengths = tokenizer(texts, pairs, truncation=False)["input_ids"]
+    return sum(len(ids) > max_length for ids in lengths)
+
+
 class FinetuneMethod:
     """Fine-tune ``config.model`` on the task's train split (optionally a stratified sample)."""
 
@@ -253,9 +264,27 @@ class FinetuneMethod:
         del trainer
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
+        warnings = [
+            w
+            for w in (
+                checks.loss_did_not_fall(losses),
+                checks.truncated(
+                    truncated, len(train_ds), "training examples", settings.max_length, "max_length"
+                ),
+                checks.truncated(
+                    _count_long(tokenizer, data.eval, settings.max_length),
+                    len(data.eval),
+                    f"{data.eval_split} examples",
+                    settings.max_length,
+                    "max_length",
+                ),
+            )
+            if w
+        ]
         return Prepared(
             classifier=classifier,
             training=TrainingRecord(
+                warnings=warnings,
                 labels_used=len(train_ds),
                 train_time_s=train_s,
                 load_time_s=load_s,

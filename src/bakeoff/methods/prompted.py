@@ -17,12 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bakeoff import checks
 from bakeoff.backends.causal_lm import LoadedLM, load_causal_lm
 from bakeoff.classifier import Advance, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, PromptSettings
 from bakeoff.data import Example, TaskData
 from bakeoff.environment import best_device, resolve_precision
-from bakeoff.methods import MethodSpec, register_method
+from bakeoff.methods import MethodSpec, get_method_spec, register_method
 from bakeoff.prompts import PromptBuilder, PromptFormat, build_format, sample_shots
 from bakeoff.records import TrainingRecord
 from bakeoff.scoring import (
@@ -187,7 +188,8 @@ class PromptedMethod:
     """Set up a prompted causal LM for ``data.task`` (no training; train data only for shots)."""
 
     def prepare(self, config: ExperimentConfig, data: TaskData, progress: Progress) -> Prepared:
-        settings = config.settings
+        # zero-shot shares the prompt section; its spec forces k=0 whatever the section says
+        settings = get_method_spec(config.method).settings_for(config.settings)
         assert isinstance(settings, PromptSettings)
         k = settings.k
         device = best_device()
@@ -209,14 +211,24 @@ class PromptedMethod:
         prefix_s = classifier.encode_prefix(data.train[:PREFIX_PROBES])
         if auto and device.startswith("cuda"):
             classifier.batch_size = classifier.probe_batch_size(data.eval, batch_size)
+        details = self._details(data, lm, classifier, shot_indices, prefix_s)
+        warnings = checks.answer_words(details["verbalizers"], details["answer_tokens"])
+        _, cut = classifier.requests([builder.prompt(ex) for ex in data.eval])
+        cut_note = checks.truncated(
+            cut, len(data.eval), f"{data.eval_split} prompts", settings.max_length,
+            "the prompt max_length",
+        )  # fmt: skip
+        if cut_note:
+            warnings.append(cut_note + " (they are cut from the left)")
         return Prepared(
             classifier=classifier,
             training=TrainingRecord(
+                warnings=warnings,
                 labels_used=len(shot_indices),
                 load_time_s=lm.load_time_s,
                 precision=precision,
                 model_path=lm.source,
-                details=self._details(data, lm, classifier, shot_indices, prefix_s),
+                details=details,
             ),
         )
 

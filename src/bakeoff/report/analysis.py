@@ -670,9 +670,7 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
         hard, split = hard_examples(same_data, examples, label_names, options.hard_examples)
         entries.sort(key=lambda e: -e.accuracy)
         spec = BUILTIN_TASKS.get(task)
-        baseline = majority_baseline(
-            store.train_label_counts(dataset_key), examples, label_names
-        )
+        baseline = majority_baseline(store.train_label_counts(dataset_key), examples, label_names)
         vs_baseline = baseline_tests(baseline, same_data, options.alpha)
         if verdict.leader and baseline is not None and not vs_baseline.get(verdict.leader, (0,))[0]:
             # a leader that does not beat always answering one label is nobody's winner

@@ -410,7 +410,13 @@ def draw_tradeoff(ds: Sequence[TradeoffData], colors: dict[str, str]) -> Figure:
     methods = sorted({p.method for d in ds for p in d.points}, key=method_order)
     handles = [
         Line2D(
-            [], [], linestyle="", marker=get_method_spec(m).marker, color="#8c959f", markersize=7, label=m
+            [],
+            [],
+            linestyle="",
+            marker=get_method_spec(m).marker,
+            color="#8c959f",
+            markersize=7,
+            label=m,
         )
         for m in methods
     ]
