@@ -39,7 +39,9 @@ BatchSize = Annotated[int, Field(ge=1)] | Literal["auto"]
 #: the largest seed numpy, torch and the HF Trainer all accept
 MAX_SEED = 2**32 - 1
 #: settings that change how an experiment is timed, not what it predicts: kept out of its id
-TIMING_ONLY = frozenset({"latency_samples"})
+TIMING_ONLY = frozenset({"latency_samples", "device"})
+#: where to run: auto (CUDA, else Apple mps, else CPU), cpu, cuda, cuda:N or mps
+Device = Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")]
 
 
 class Strict(BaseModel):
@@ -56,7 +58,7 @@ class FinetuneSettings(Strict):
     batch_size: int = Field(16, ge=1)
     epochs: float = Field(3.0, gt=0, le=1000)
     #: at least this many optimisation steps: small data sets get more epochs (Mosbach et al. 2021)
-    min_steps: int = Field(0, ge=0)
+    min_steps: int = Field(300, ge=0)
     max_length: int = Field(128, ge=8)
     weight_decay: float = Field(0.0, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
@@ -118,6 +120,7 @@ class ExperimentConfig(Strict):
     train_limit: int | None = Field(None, ge=1)
     eval_limit: int | None = Field(None, ge=1)
     latency_samples: int = Field(64, ge=1)
+    device: Device = "auto"
     #: the method's own settings model (see ``bakeoff.methods.MethodSpec.settings_model``)
     settings: SerializeAsAny[BaseModel] | None = None
 
@@ -167,11 +170,19 @@ class GridConfig(Strict):
     models: tuple[str, ...] = Field(min_length=1)
     methods: tuple[str, ...] = Field(("finetune",), min_length=1)
     seed: int = Field(99, ge=0, le=MAX_SEED)
+    #: repeat every seeded experiment (trained ones; few-shot demonstrations) once per seed
+    seeds: tuple[Annotated[int, Field(ge=0, le=MAX_SEED)], ...] | None = Field(None, min_length=1)
     precision: Precision = "auto"
     batch_size: BatchSize = "auto"
-    train_limit: int | None = Field(None, ge=1)
+    #: training-set sizes for trained methods: one, or a list for a label-budget curve; None or
+    #: "all" = the whole train split
+    train_limit: tuple[Annotated[int, Field(ge=1)] | None, ...] = (None,)
     eval_limit: int | None = Field(None, ge=1)
     latency_samples: int = Field(64, ge=1)
+    device: Device = "auto"
+    #: where experiments execute (``local``, or ``ray`` with the ``ray`` extra)
+    executor: str = "local"
+    ray_address: str | None = None
     data_dir: str | None = None
     #: user task files (YAML, see custom.py), addressed in ``tasks`` by their ``name``
     task_files: tuple[str, ...] = ()
@@ -239,7 +250,56 @@ class GridConfig(Strict):
             raise ValueError("expected a file path or a list of file paths")
         return v
 
-    @field_validator("seed", "train_limit", "eval_limit", "latency_samples", mode="before")
+    @field_validator("train_limit", mode="before")
+    @classmethod
+    def _budgets(cls, v: Any) -> Any:
+        """``200``, ``all``, ``[16, 64, all]`` or ``"16,64,all"`` -> a tuple of sizes (None = all)."""
+        if v is None:
+            return (None,)
+        if isinstance(v, str):
+            v = [x.strip() for x in v.split(",") if x.strip()]
+        if not isinstance(v, (list, tuple)):
+            v = [v]
+        if not v:
+            raise ValueError("is empty; give at least one size, or all")
+        out = []
+        for x in v:
+            if x is None or (isinstance(x, str) and x.lower() == "all"):
+                out.append(None)
+            elif isinstance(x, bool):
+                raise ValueError(f"expected a number of examples or all, got {x!r}")
+            elif isinstance(x, float) and (not math.isfinite(x) or not x.is_integer()):
+                raise ValueError(f"expected a whole number of examples or all, got {x!r}")
+            elif isinstance(x, str):
+                try:
+                    out.append(int(x))
+                except ValueError:
+                    raise ValueError(f"expected a number of examples or all, got {x!r}") from None
+            else:
+                out.append(int(x) if isinstance(x, float) else x)
+        return tuple(dict.fromkeys(out))  # each size once, in the order given
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(x.strip() for x in v.split(",") if x.strip())
+        if isinstance(v, int) and not isinstance(v, bool):
+            return (v,)
+        return v
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, v: str) -> str:
+        if v not in ("local", "ray"):
+            raise ValueError(f"unknown executor {v!r}; use local or ray")
+        return v
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        return self.seeds or (self.seed,)
+
+    @field_validator("seed", "eval_limit", "latency_samples", mode="before")
     @classmethod
     def _whole_numbers(cls, v: Any) -> Any:
         """YAML reads ``1e23`` as a float: say it is not a whole number instead of overflowing."""
@@ -321,7 +381,7 @@ def describe_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-", "json-or-python"))]
     # pydantic names union members in locations ('batch_size.int'); users know the setting only
-    loc = [x for x in loc if not _UNION_MEMBER.match(x)]
+    loc = [x for x in loc if not _UNION_MEMBER.match(x) and not x.isdigit()]
     if err["type"] in ("literal_error", "int_parsing", "int_type") and loc == ["batch_size"]:
         return f"'batch_size': expected a whole number of at least 1, or auto, got {err['input']!r}"
     msg = str(err["msg"])

@@ -33,10 +33,32 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def best_device() -> str:
+def best_device(preference: str = "auto") -> str:
+    """The torch device to run on: ``auto`` picks CUDA, then Apple's ``mps``, then the CPU; an
+    explicit choice that this machine does not have is a one-line error."""
     import torch
 
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
+    from bakeoff.errors import BakeoffError
+
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return "cuda:0"
+        return "mps" if has_mps else "cpu"
+    if preference.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise BakeoffError(f"--device {preference}: no CUDA GPU here; use --device cpu or auto")
+        index = int(preference.split(":")[1]) if ":" in preference else 0
+        if index >= torch.cuda.device_count():
+            raise BakeoffError(
+                f"--device {preference}: this machine has {torch.cuda.device_count()} GPU(s); "
+                "use cuda:0 or auto"
+            )
+        return f"cuda:{index}"
+    if preference == "mps" and not has_mps:
+        raise BakeoffError("--device mps: Apple's Metal backend is not available here; use auto")
+    return preference
 
 
 def bf16_supported(device: str) -> bool:

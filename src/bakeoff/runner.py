@@ -16,10 +16,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bakeoff import checks
-from bakeoff.classifier import NullProgress, Progress
+from bakeoff.classifier import NullProgress, Predictions, Progress
 from bakeoff.config import ExperimentConfig, GridConfig
 from bakeoff.custom import load_custom, load_custom_config, parse_custom_config
 from bakeoff.data import TaskData, load_builtin, stratified_indices
@@ -28,7 +28,7 @@ from bakeoff.errors import BakeoffError
 from bakeoff.methods import get_method_spec
 from bakeoff.metrics import compute_metrics
 from bakeoff.models import model_kind, resolve_model
-from bakeoff.records import Metrics
+from bakeoff.records import Metrics, Timing, TrainingRecord
 from bakeoff.store import ResultsStore
 from bakeoff.tasks import BUILTIN_TASKS, get_task
 from bakeoff.timing import timed_evaluation
@@ -139,22 +139,113 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
                 if (model, method) in skipped:
                     continue
                 spec = get_method_spec(method)
-                config = ExperimentConfig(
-                    task=task_name,
-                    data_fingerprint=data.fingerprint,
-                    eval_split=data.eval_split,
-                    model=model,
-                    method=method,
-                    seed=grid.seed,
-                    precision=grid.precision,
-                    batch_size=grid.batch_size,
-                    train_limit=grid.train_limit if spec.trains else None,
-                    eval_limit=grid.eval_limit,
-                    latency_samples=grid.latency_samples,
-                    settings=spec.settings_for(grid.section(spec.settings_section)),
-                )
-                planned.append(PlannedExperiment(config, data, indices[task_name]))
+                limits = grid.train_limit if spec.trains else (None,)
+                seeds = grid.seed_list if spec.seeded else (grid.seed,)
+                for limit in limits:
+                    for seed in seeds:
+                        config = ExperimentConfig(
+                            task=task_name,
+                            data_fingerprint=data.fingerprint,
+                            eval_split=data.eval_split,
+                            model=model,
+                            method=method,
+                            seed=seed,
+                            precision=grid.precision,
+                            batch_size=grid.batch_size,
+                            train_limit=limit,
+                            eval_limit=grid.eval_limit,
+                            latency_samples=grid.latency_samples,
+                            settings=spec.settings_for(grid.section(spec.settings_section)),
+                        )
+                        planned.append(PlannedExperiment(config, data, indices[task_name]))
     return planned
+
+
+@dataclass
+class ExperimentResult:
+    """Everything one experiment produced, before it is stored: what a worker sends back."""
+
+    predictions: Predictions
+    metrics: Metrics
+    timing: Timing
+    training: TrainingRecord
+    environment: dict[str, Any]
+
+
+def execute(experiment: PlannedExperiment, progress: Progress | None = None) -> ExperimentResult:
+    """Prepare the method's classifier, evaluate it under the timing protocol, score it and run
+    the sanity checks. Touches no store, so it can run on any worker."""
+    from bakeoff.methods import release_models
+
+    progress = progress or NullProgress()
+    config, data = experiment.config, experiment.data
+    examples = [data.eval[i] for i in experiment.eval_indices]
+    # memory held for an earlier model would otherwise be billed to this one
+    release_models(keep=config.model)
+    spec = get_method_spec(config.method)
+    prepared = spec.factory().prepare(config, data, progress)
+    advance = progress.stage(
+        f"evaluating on {len(examples)} {data.eval_split} examples", len(examples)
+    )
+    latency_advance = progress.stage(
+        "latency at batch size 1", min(config.latency_samples, len(examples))
+    )
+    predictions, timing = timed_evaluation(
+        prepared.classifier,
+        examples,
+        latency_samples=config.latency_samples,
+        seed=config.seed,
+        advance=advance,
+        latency_advance=latency_advance,
+    )
+    gold = [ex.label for ex in examples]
+    metrics = compute_metrics(gold, predictions.labels, data.task.label_names)
+    training = prepared.training
+    one_label = checks.one_label(gold, predictions.labels, data.task.label_names)
+    if one_label:
+        training.warnings.append(one_label)
+    return ExperimentResult(predictions, metrics, timing, training, environment())
+
+
+def begin(experiment: PlannedExperiment, store: ResultsStore) -> bool:
+    """Store the evaluated examples and the train label counts, and take the experiment's lease;
+    False when another live process holds it."""
+    data = experiment.data
+    counts = [0] * data.task.num_labels
+    for ex in data.train:
+        counts[ex.label] += 1
+    store.save_examples(
+        experiment.dataset_key,
+        [(i, data.eval[i]) for i in experiment.eval_indices],
+        data.task.name,
+        counts,
+    )
+    return store.start(
+        experiment.id,
+        experiment.config,
+        experiment.dataset_key,
+        data.task.label_names,
+        environment(),
+    )
+
+
+def finish(experiment: PlannedExperiment, store: ResultsStore, result: ExperimentResult) -> Outcome:
+    """Write a result in one transaction (it replaces an earlier result only now)."""
+    gold = [experiment.data.eval[i].label for i in experiment.eval_indices]
+    store.finish(
+        experiment.id,
+        experiment.eval_indices,
+        gold,
+        result.predictions,
+        result.metrics,
+        result.timing,
+        result.training,
+        config=experiment.config,
+        environment=result.environment,
+    )
+    return Outcome(
+        experiment, "done", metrics=result.metrics, warnings=list(result.training.warnings)
+    )
 
 
 def run_experiment(
@@ -163,60 +254,10 @@ def run_experiment(
     """Run one experiment end to end and store it. Predictions and the 'done' mark are written in
     one transaction, so an interruption at any point leaves either nothing new or a complete
     result; a result stored by an earlier attempt is kept until this one is complete."""
-    from bakeoff.methods import release_models
-
-    progress = progress or NullProgress()
-    config, data = experiment.config, experiment.data
-    examples = [data.eval[i] for i in experiment.eval_indices]
-    counts = [0] * data.task.num_labels
-    for ex in data.train:
-        counts[ex.label] += 1
-    store.save_examples(
-        experiment.dataset_key,
-        list(zip(experiment.eval_indices, examples)),
-        data.task.name,
-        counts,
-    )
-    env = environment()
-    if not store.start(experiment.id, config, experiment.dataset_key, data.task.label_names, env):
+    if not begin(experiment, store):
         return Outcome(experiment, "busy", error="another process is running it")
-    # memory held for an earlier model would otherwise be billed to this one
-    release_models(keep=config.model)
     try:
-        spec = get_method_spec(config.method)
-        prepared = spec.factory().prepare(config, data, progress)
-        advance = progress.stage(
-            f"evaluating on {len(examples)} {data.eval_split} examples", len(examples)
-        )
-        latency_advance = progress.stage(
-            "latency at batch size 1", min(config.latency_samples, len(examples))
-        )
-        predictions, timing = timed_evaluation(
-            prepared.classifier,
-            examples,
-            latency_samples=config.latency_samples,
-            seed=config.seed,
-            advance=advance,
-            latency_advance=latency_advance,
-        )
-        gold = [ex.label for ex in examples]
-        metrics = compute_metrics(gold, predictions.labels, data.task.label_names)
-        training = prepared.training
-        one_label = checks.one_label(gold, predictions.labels, data.task.label_names)
-        if one_label:
-            training.warnings.append(one_label)
-        store.finish(
-            experiment.id,
-            experiment.eval_indices,
-            gold,
-            predictions,
-            metrics,
-            timing,
-            training,
-            config=config,
-            environment=env,
-        )
-        return Outcome(experiment, "done", metrics=metrics, warnings=list(training.warnings))
+        return finish(experiment, store, execute(experiment, progress))
     except BakeoffError as exc:
         store.fail(experiment.id, str(exc))
         return Outcome(experiment, "failed", error=str(exc))
@@ -268,8 +309,28 @@ class LocalExecutor:
         return outcomes
 
 
-#: executors by name, for ``--executor`` and ``executor:`` in grid files
-EXECUTORS: dict[str, Callable[[], Executor]] = {"local": LocalExecutor}
+def _ray_executor(grid: GridConfig) -> Executor:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise BakeoffError(
+            "--executor ray needs Ray, an optional extra: pip install 'bakeoff[ray]'"
+        ) from None
+    from bakeoff.executors.ray import RayExecutor
+
+    return RayExecutor(address=grid.ray_address)
+
+
+#: executors by name, for ``--executor`` and ``executor:`` in grid files; each builds from the grid
+EXECUTORS: dict[str, Callable[[GridConfig], Executor]] = {
+    "local": lambda grid: LocalExecutor(),
+    "ray": _ray_executor,
+}
+
+
+def get_executor(grid: GridConfig) -> Executor:
+    """The executor a grid names (checked in planning, before anything is written)."""
+    return EXECUTORS[grid.executor](grid)
 
 
 def pending(
@@ -339,6 +400,8 @@ def run_grid(
     ``GridRun`` built so far is attached to it as ``exc.grid_run`` for the caller to report.
     """
     planned = grid if isinstance(grid, GridPlan) else plan_grid(grid)
+    # a missing extra is an input problem too: found before the store is opened or created
+    executor = executor or get_executor(planned.grid)
     own_store = not isinstance(store, ResultsStore)
     db = ResultsStore(store) if not isinstance(store, ResultsStore) else store
     try:
@@ -354,7 +417,7 @@ def run_grid(
 
         if todo:
             try:
-                (executor or LocalExecutor()).run(
+                executor.run(
                     todo,
                     db,
                     progress,

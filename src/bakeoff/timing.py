@@ -33,6 +33,10 @@ def synchronize(device: str) -> None:
         import torch
 
         torch.cuda.synchronize(device)
+    elif device == "mps":
+        import torch
+
+        torch.mps.synchronize()
 
 
 def _reset_peak(device: str) -> bool:

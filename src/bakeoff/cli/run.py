@@ -174,7 +174,10 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
         overrides["models"] = split_values(o["model"])
     if o["method"]:
         overrides["methods"] = split_values(o["method"])
-    for key in ("seed", "precision", "train_limit", "eval_limit", "latency_samples", "data_dir"):
+    for key in (
+        "seed", "seeds", "precision", "train_limit", "eval_limit", "latency_samples", "data_dir",
+        "executor", "ray_address", "device",
+    ):  # fmt: skip
         if o[key] is not None:
             overrides[key] = o[key]
     if o["batch_size"] is not None:
@@ -252,7 +255,23 @@ def run(
         typer.Option("--db", help="Results store (SQLite). Default: $BAKEOFF_DB or ./bakeoff.db"),
     ] = None,
     train_limit: Annotated[
-        Optional[int], typer.Option(help="Train on a seeded stratified sample of N examples.")
+        Optional[str],
+        typer.Option(
+            help="Train on a seeded stratified sample of N examples; a list (16,64,256,all) "
+            "runs a label-budget curve."
+        ),
+    ] = None,
+    seeds: Annotated[
+        Optional[str],
+        typer.Option(help="Repeat seeded experiments once per seed, e.g. 1,2,3 (default: --seed)."),
+    ] = None,
+    executor: Annotated[
+        Optional[str],
+        typer.Option(help="Where experiments run: local (default) or ray (extra [ray])."),
+    ] = None,
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option(help="Ray cluster to join: auto, or host:port (default: a local instance)."),
     ] = None,
     eval_limit: Annotated[
         Optional[int],
@@ -313,6 +332,10 @@ def run(
     ] = None,
     precision: Annotated[
         Optional[str], typer.Option(help="auto (bf16 where supported), bf16 or fp32.")
+    ] = None,
+    device: Annotated[
+        Optional[str],
+        typer.Option(help="auto (CUDA, then mps, then CPU), cpu, cuda, cuda:N or mps."),
     ] = None,
     seed: Annotated[
         Optional[int], typer.Option(help="Seed for sampling and training (default 99).")

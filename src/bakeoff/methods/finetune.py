@@ -168,7 +168,7 @@ class FinetuneMethod:
 
         settings = config.settings
         assert isinstance(settings, FinetuneSettings)
-        device = best_device()
+        device = best_device(config.device)
         precision = resolve_precision(config.precision, device)
         task = data.task
         set_seed(config.seed)

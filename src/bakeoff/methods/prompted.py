@@ -192,7 +192,7 @@ class PromptedMethod:
         settings = get_method_spec(config.method).settings_for(config.settings)
         assert isinstance(settings, PromptSettings)
         k = settings.k
-        device = best_device()
+        device = best_device(config.device)
         precision = resolve_precision(config.precision, device)
         fmt = build_format(data.task, settings)
         shot_indices = sample_shots(data.train, k, config.seed)
@@ -279,6 +279,7 @@ for _spec in (
         marker="s",
         order=60,
         trains=False,
+        seeded=False,
         adapt=_zero_shot,
         example_model="smollm2-135m",
     ),
