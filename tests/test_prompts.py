@@ -151,7 +151,33 @@ def test_shots_cover_every_class_and_handle_small_k() -> None:
     train = _train(20, n_classes=3)
     assert Counter(train[i].label for i in sample_shots(train, 5, 99)).keys() == {0, 1, 2}
     assert sample_shots(train, 0, 99) == []
-    assert sorted(sample_shots(train[:4], 10, 99)) == [0, 1, 2, 3]
+    # k larger than the pool is an error, never a silent cap (the config would still say k)
+    with pytest.raises(BakeoffError, match="k=10 but the train split has only 4"):
+        sample_shots(train[:4], 10, 99)
+
+
+def test_long_few_shot_prompt_keeps_instruction_and_query_whole() -> None:
+    """Shorten the demonstrations first, drop them last; never cut the instruction."""
+    data = toy_sst2()
+    tok = smollm2_tokenizer()
+    long_review = " ".join(["an overlong and winding review of a film"] * 60)
+    shots = [Example(long_review, i % 2) for i in range(5)]
+    fmt = build_format(data.task, PromptSettings())
+    query = data.eval[0]
+    whole = PromptBuilder(fmt, shots, tok, True)
+    n_whole = len(tok(whole.prompt(query), add_special_tokens=False)["input_ids"])
+    for budget in (n_whole - 200, 400, 150):
+        builder = PromptBuilder(fmt, shots, tok, True, max_tokens=budget)
+        prompt = builder.prompt(query)
+        assert len(tok(prompt, add_special_tokens=False)["input_ids"]) <= budget
+        assert fmt.instruction in prompt and fmt.render_input(query) in prompt
+        assert builder.stats.prompts == 1 and builder.stats.shortened == 1
+        assert builder.stats.queries_cut == 0
+    # a budget that holds the demonstrations at their floor only in part drops some, from the end
+    assert builder.stats.dropped > 0
+    # a prompt that fits is left exactly as it was
+    roomy = PromptBuilder(fmt, shots, tok, True, max_tokens=n_whole + 10)
+    assert roomy.prompt(query) == whole.prompt(query) and roomy.stats.shortened == 0
 
 
 # -- rendering -----------------------------------------------------------------------------------

@@ -105,6 +105,20 @@ class PromptSettings(Strict):
     max_new_tokens: int = Field(5, ge=1)
     max_length: int = Field(2048, ge=16)
 
+    @field_validator("template", "instruction")
+    @classmethod
+    def _not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("is empty; give text, or leave it out for the task's default")
+        return v
+
+    @field_validator("verbalizers", mode="before")
+    @classmethod
+    def _words(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(w.strip() for w in v.split(","))
+        return v
+
 
 class ExperimentConfig(Strict):
     """Everything that determines one experiment's result."""

@@ -149,6 +149,18 @@ def resolve_model(name: str) -> ResolvedModel:
     if path.suffix == ".gguf":
         if not path.is_file():
             raise BakeoffError(f"GGUF file {path} not found; check the path")
+        try:
+            with path.open("rb") as fh:
+                magic = fh.read(4)
+        except OSError as exc:
+            raise BakeoffError(
+                f"cannot read {path} ({exc.strerror}); check its permissions"
+            ) from None
+        if magic != b"GGUF":
+            raise BakeoffError(
+                f"{path} is not a GGUF file (it does not start with the GGUF magic bytes); "
+                "give a .gguf model file, a model folder or a hub id"
+            )
         return ResolvedModel(str(path.parent.resolve()), path.name)
     if path.exists():
         if not (path / "config.json").is_file() and not list(path.glob("*.gguf")):

@@ -132,6 +132,13 @@ class PromptFormat:
 def _check_template(template: str, task: TaskSpec) -> None:
     allowed = {"text": "x", "text_pair": "x", **{f: "x" for f in task.text_fields}}
     try:
+        used = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        if not used:
+            names = ", ".join("{" + f + "}" for f in task.text_fields)
+            raise BakeoffError(
+                f"prompt template {template!r} has no input field, so every prompt would be the "
+                f"same; put {names} (or {{text}}) where the input goes"
+            )
         template.format_map(allowed)
     except KeyError as exc:
         names = ", ".join("{" + f + "}" for f in task.text_fields)
@@ -168,10 +175,18 @@ def build_format(task: TaskSpec, settings: PromptSettings) -> PromptFormat:
     # built-in wording only for the built-in task itself, not a custom task reusing its name
     is_builtin = BUILTIN_TASKS.get(task.name) == task
     base = BUILTIN_PROMPTS[task.name] if is_builtin else generic_prompt(task)
-    verbalizers = _check_verbalizers(settings.verbalizers or base.verbalizers, task)
-    template = settings.template or base.template
+    # precedence: flags for the whole run, then the task YAML's own prompt, then the default
+    own = task.prompt
+    verbalizers = _check_verbalizers(
+        settings.verbalizers or (own.answer_words if own else None) or base.verbalizers, task
+    )
+    template = settings.template or (own.template if own else None) or base.template
     _check_template(template, task)
-    instruction = settings.instruction or f"{base.question} {answer_line(verbalizers)}"
+    instruction = (
+        settings.instruction
+        or (own.instruction if own else None)
+        or f"{base.question} {answer_line(verbalizers)}"
+    )
     return PromptFormat(
         instruction=instruction.strip(),
         template=template,
@@ -186,6 +201,11 @@ def sample_shots(train: Sequence[Example], k: int, seed: int) -> list[int]:
     seeded shuffled order (never grouped by label)."""
     if k <= 0:
         return []
+    if k > len(train):
+        raise BakeoffError(
+            f"few-shot k={k} but the train split has only {len(train)} examples; "
+            f"pass -k {len(train)} or fewer"
+        )
     picked = stratified_indices([ex.label for ex in train], k, seed)
     random.Random(seed).shuffle(picked)
     return picked
@@ -216,17 +236,47 @@ class PromptParts:
     split_exact: bool = True
 
 
+#: a demonstration's text is never shortened below this many tokens; it is dropped instead
+MIN_DEMO_TOKENS = 24
+
+
+@dataclass
+class FitStats:
+    """What fitting prompts into the model's length did, counted over the prompts built."""
+
+    prompts: int = 0
+    #: prompts whose demonstrations' texts were shortened
+    shortened: int = 0
+    #: demonstrations dropped, over all prompts
+    dropped: int = 0
+    #: queries whose own text had to be cut (no demonstration left to shorten)
+    queries_cut: int = 0
+
+
 class PromptBuilder:
-    """Builds full prompt strings for queries, given the format, the shots and the tokenizer."""
+    """Builds full prompt strings for queries, given the format, the shots and the tokenizer.
+
+    With ``max_tokens`` set, a prompt that would not fit keeps the instruction and the query
+    whole: the demonstrations' texts are shortened first (longest first, down to
+    ``MIN_DEMO_TOKENS``), demonstrations are dropped last (from the end), and only a query that
+    does not fit on its own is cut (its end, never the instruction). ``stats`` counts all of it.
+    """
 
     def __init__(
-        self, fmt: PromptFormat, shots: Sequence[Example], tokenizer: Any, use_chat: bool
+        self,
+        fmt: PromptFormat,
+        shots: Sequence[Example],
+        tokenizer: Any,
+        use_chat: bool,
+        max_tokens: int | None = None,
     ) -> None:
         self.fmt = fmt
         self.shots = list(shots)
         self.tokenizer = tokenizer
         self.chat = bool(use_chat and getattr(tokenizer, "chat_template", None))
         self.parts = self._split()
+        self.max_tokens = max_tokens
+        self.stats = FitStats()
 
     def _messages(self, query: str) -> list[dict[str, str]]:
         """Instruction in the first user turn; each shot a user turn answered by the assistant."""
@@ -265,9 +315,75 @@ class PromptBuilder:
         delimiter = "" if rendered[-1:].isspace() else " "
         return PromptParts(prefix if exact else "", suffix, delimiter, True, False, exact)
 
-    def prompt(self, example: Example) -> str:
-        """The full prompt for one query, ending exactly where the answer begins."""
+    def _whole(self, example: Example) -> str:
         query = self.fmt.render_input(example)
         if not self.parts.split_exact:
             return self._render_chat(query)
         return self.parts.prefix + query + self.parts.suffix
+
+    def prompt(self, example: Example) -> str:
+        """The full prompt for one query, ending exactly where the answer begins."""
+        text = self._whole(example)
+        if self.max_tokens is None:
+            return text
+        self.stats.prompts += 1
+        # a token is at least one byte: a prompt with no more bytes than the budget fits
+        if len(text.encode("utf-8")) <= self.max_tokens or self._count(text) <= self.max_tokens:
+            return text
+        return self._fit(example)
+
+    # -- fitting long prompts -------------------------------------------------------------------
+
+    def _count(self, text: str) -> int:
+        return len(
+            self.tokenizer(text, add_special_tokens=self.parts.add_special_tokens)["input_ids"]
+        )
+
+    def _ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _cut(self, ex: Example, keep: int) -> Example:
+        """``ex`` with its longer text field cut to ``keep`` tokens (its start kept)."""
+        fields = [ex.text, ex.text_pair]
+        longest = 1 if ex.text_pair is not None and len(ex.text_pair) > len(ex.text) else 0
+        ids = self._ids(fields[longest] or "")
+        fields[longest] = self.tokenizer.decode(ids[: max(keep, 1)]).strip() + " …"
+        return Example(fields[0] or "", ex.label, fields[1])
+
+    def _fit(self, example: Example) -> str:
+        budget = self.max_tokens or 0
+        shots = list(self.shots)
+        sizes = [len(self._ids(ex.text)) + len(self._ids(ex.text_pair or "")) for ex in shots]
+
+        def render(demos: list[Example], query: Example) -> str:
+            return PromptBuilder(self.fmt, demos, self.tokenizer, self.chat)._whole(query)
+
+        text = render(shots, example)
+        over = self._count(text) - budget
+        shortened = False
+        # 1. shorten the demonstrations' texts, longest first
+        while over > 0 and shots:
+            i = max(range(len(shots)), key=lambda j: sizes[j])
+            if sizes[i] <= MIN_DEMO_TOKENS:
+                break
+            keep = max(MIN_DEMO_TOKENS, sizes[i] - over - 2)
+            shots[i] = self._cut(shots[i], keep)
+            sizes[i] = keep
+            shortened = True
+            text = render(shots, example)
+            over = self._count(text) - budget
+        if shortened:
+            self.stats.shortened += 1
+        # 2. drop demonstrations, the last first
+        while over > 0 and shots:
+            shots.pop()
+            sizes.pop()
+            self.stats.dropped += 1
+            text = render(shots, example)
+            over = self._count(text) - budget
+        # 3. nothing left to give: cut the query's own text, keeping the instruction
+        if over > 0:
+            self.stats.queries_cut += 1
+            size = len(self._ids(example.text)) + len(self._ids(example.text_pair or ""))
+            text = render(shots, self._cut(example, size - over - 4))
+        return text

@@ -132,6 +132,7 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
         )
     # model-major order: each model is loaded once for all its tasks and methods
     planned = []
+    checked: set[tuple[str, str, str]] = set()
     for model in grid.models:
         for task_name in grid.tasks:
             data = tasks[task_name]
@@ -157,6 +158,11 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
                             latency_samples=grid.latency_samples,
                             settings=spec.settings_for(grid.section(spec.settings_section)),
                         )
+                        if spec.check is not None:
+                            key = (task_name, method, repr(config.settings))
+                            if key not in checked:
+                                checked.add(key)
+                                spec.check(config, data)
                         planned.append(PlannedExperiment(config, data, indices[task_name]))
     return planned
 

@@ -33,6 +33,16 @@ class LocalSource:
 
 
 @dataclass(frozen=True)
+class TaskPromptSpec:
+    """A task's own prompt wording (from its task YAML); flags still override it for a run."""
+
+    instruction: str | None = None
+    template: str | None = None
+    #: one answer word per label, in label order (None: the label names)
+    answer_words: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A classification task: input fields (one text or a text pair), label names and data sources."""
 
@@ -44,6 +54,7 @@ class TaskSpec:
     hub: HubSource | None = None
     local: LocalSource | None = None
     licence: str = ""
+    prompt: TaskPromptSpec | None = None
 
     @property
     def num_labels(self) -> int:

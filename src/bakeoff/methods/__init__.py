@@ -39,6 +39,8 @@ Family = Literal["encoder", "LLM"]
 BUILTIN_METHOD_MODULES: tuple[str, ...] = (
     "bakeoff.methods.finetune",
     "bakeoff.methods.prompted",
+    "bakeoff.methods.embed_logreg",
+    "bakeoff.methods.setfit_method",
 )
 ENTRY_POINT_GROUP = "bakeoff.methods"
 
@@ -69,10 +71,17 @@ class MethodSpec:
     order: int = 50
     #: consumes labelled training rows (``--train-limit`` applies; a label-budget curve point)
     trains: bool = True
+    #: its result depends on the seed (training randomness, sampled demonstrations): a grid's
+    #: ``seeds`` repeat it; a method without randomness (zero-shot) runs once
+    seeded: bool = True
     #: settings as this method uses them (zero-shot forces k=0 on the shared prompt section)
     adapt: Callable[[BaseModel], BaseModel] | None = None
     #: example models to suggest in errors
     example_model: str = "minilm"
+    #: checks an experiment's settings against its task's data in planning, before anything is
+    #: written (a bad template, answer words of the wrong count, k larger than the train split);
+    #: raises BakeoffError
+    check: Callable[[ExperimentConfig, TaskData], None] | None = None
 
     def settings_for(self, section: BaseModel) -> BaseModel:
         return self.adapt(section) if self.adapt else section

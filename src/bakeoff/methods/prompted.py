@@ -23,8 +23,9 @@ from bakeoff.classifier import Advance, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, PromptSettings
 from bakeoff.data import Example, TaskData
 from bakeoff.environment import best_device, resolve_precision
+from bakeoff.errors import BakeoffError
 from bakeoff.methods import MethodSpec, get_method_spec, register_method
-from bakeoff.prompts import PromptBuilder, PromptFormat, build_format, sample_shots
+from bakeoff.prompts import FitStats, PromptBuilder, PromptFormat, build_format, sample_shots
 from bakeoff.records import TrainingRecord
 from bakeoff.scoring import (
     CausalLMEngine,
@@ -38,6 +39,8 @@ from bakeoff.scoring import (
 #: 'auto' batch size on a CPU: SmolLM2-135M zero-shot SST-2 scoring on 2 AMX cores (bf16, prefix
 #: cached) ran at 60/s with batch 8, 74/s with 16 and 75/s with 32 (2026-11-27)
 CPU_AUTO_BATCH = 16
+#: tokens kept free after a prompt for the answer words (longer answers are rare)
+ANSWER_ROOM = 8
 #: training examples tokenised after the shared prefix to find where it can be cut safely
 PREFIX_PROBES = 16
 #: 'auto' on a GPU starts here and halves until a batch of the longest prompts fits
@@ -201,7 +204,10 @@ class PromptedMethod:
         advance = progress.stage(f"loading {config.model}", None)
         lm = load_causal_lm(config.model, device, precision)
         advance(1)
-        builder = PromptBuilder(fmt, shots, lm.tokenizer, settings.chat_template)
+        # room for the longest answer word after the prompt (a few tokens) stays free
+        builder = PromptBuilder(
+            fmt, shots, lm.tokenizer, settings.chat_template, settings.max_length - ANSWER_ROOM
+        )
         auto = config.batch_size == "auto"
         if auto:
             batch_size = GPU_AUTO_BATCH_START if device.startswith("cuda") else CPU_AUTO_BATCH
@@ -213,13 +219,34 @@ class PromptedMethod:
             classifier.batch_size = classifier.probe_batch_size(data.eval, batch_size)
         details = self._details(data, lm, classifier, shot_indices, prefix_s)
         warnings = checks.answer_words(details["verbalizers"], details["answer_tokens"])
+        builder.stats = FitStats()
         _, cut = classifier.requests([builder.prompt(ex) for ex in data.eval])
-        cut_note = checks.truncated(
-            cut, len(data.eval), f"{data.eval_split} prompts", settings.max_length,
-            "the prompt max_length",
-        )  # fmt: skip
-        if cut_note:
-            warnings.append(cut_note + " (they are cut from the left)")
+        fit = builder.stats
+        details["fit"] = {
+            "prompts_with_demonstrations_shortened": fit.shortened,
+            "demonstrations_dropped": fit.dropped,
+            "queries_cut": fit.queries_cut,
+            "prompts_cut_from_left": cut,
+            "of_prompts": len(data.eval),
+        }
+        if fit.shortened or fit.dropped:
+            warnings.append(
+                f"{fit.shortened} of {len(data.eval)} {data.eval_split} prompts did not fit "
+                f"{settings.max_length} tokens with whole demonstrations: their texts were "
+                f"shortened, and {fit.dropped} demonstrations dropped in all; the instruction "
+                "and query stay whole"
+            )
+        for n, what in (
+            (fit.queries_cut, "queries were cut at their end"),
+            (cut, "prompts were cut from the left"),
+        ):
+            note = checks.truncated(
+                n, len(data.eval), f"{data.eval_split} prompts", settings.max_length,
+                "the prompt max_length",
+            )  # fmt: skip
+            if note:
+                warnings.append(f"{note} ({what})")
+        builder.stats = FitStats()
         return Prepared(
             classifier=classifier,
             training=TrainingRecord(
@@ -262,6 +289,18 @@ class PromptedMethod:
         }
 
 
+def check_prompt(config: ExperimentConfig, data: TaskData) -> None:
+    """Planning-time checks: the wording resolves (template fields, answer words) and k fits."""
+    settings = get_method_spec(config.method).settings_for(config.settings)
+    assert isinstance(settings, PromptSettings)
+    build_format(data.task, settings)
+    if settings.k > len(data.train):
+        raise BakeoffError(
+            f"few-shot k={settings.k} but task '{data.task.name}' has only {len(data.train)} "
+            f"training examples; pass -k {len(data.train)} or fewer"
+        )
+
+
 def _zero_shot(settings: BaseModel) -> BaseModel:
     """Zero-shot shares the prompt section with few-shot, with no demonstrations."""
     return settings.model_copy(update={"k": 0})
@@ -282,6 +321,7 @@ for _spec in (
         seeded=False,
         adapt=_zero_shot,
         example_model="smollm2-135m",
+        check=check_prompt,
     ),
     MethodSpec(
         name="few-shot",
@@ -295,6 +335,7 @@ for _spec in (
         order=70,
         trains=False,
         example_model="smollm2-135m",
+        check=check_prompt,
     ),
 ):
     register_method(_spec)

@@ -1,0 +1,128 @@
+"""``bakeoff prompt``: the exact prompt a model receives, its answer words' tokens and its length.
+
+Prompted results hinge on details that are invisible in a table: how the chat template wraps the
+instruction, whether an answer word is one token, how long a few-shot prompt gets. This shows
+them for one example before anything is run, with the same code the prompted methods use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from bakeoff.cli.app import app, console, fail, split_values
+from bakeoff.errors import BakeoffError
+
+
+@app.command()
+def prompt(
+    task: Annotated[str, typer.Option("--task", "-t", help="Task name (built-in or your own).")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Causal LM alias, id, folder or .gguf.")
+    ],
+    num_fewshot: Annotated[
+        int, typer.Option("--num-fewshot", "-k", help="Few-shot examples (0: zero-shot).")
+    ] = 0,
+    example: Annotated[int, typer.Option(help="Which evaluation example to show.")] = 0,
+    template: Annotated[
+        Optional[str], typer.Option(help="Prompt template with {field} placeholders.")
+    ] = None,
+    instruction: Annotated[Optional[str], typer.Option(help="Instruction to use.")] = None,
+    verbalizers: Annotated[
+        Optional[str], typer.Option(help="Answer words, one per label, comma-separated.")
+    ] = None,
+    chat_template: Annotated[
+        bool, typer.Option("--chat-template/--no-chat-template", help="Use the chat template.")
+    ] = True,
+    seed: Annotated[int, typer.Option(help="Seed for the few-shot sample.")] = 99,
+    data_dir: Annotated[
+        Optional[str], typer.Option("--data-dir", envvar="BAKEOFF_DATA_DIR")
+    ] = None,
+    task_file: Annotated[
+        Optional[list[Path]], typer.Option(help="Task YAML(s) describing your own data.")
+    ] = None,
+) -> None:
+    """Print the exact prompt a model receives for one example, each answer word's tokens and
+    the prompt's length in tokens."""
+    try:
+        _show(locals())
+    except BakeoffError as exc:
+        fail(exc)
+
+
+def _show(o: dict[str, Any]) -> None:
+    from bakeoff import checks
+    from bakeoff.backends.causal_lm import load_causal_lm
+    from bakeoff.config import make_grid
+    from bakeoff.environment import best_device, resolve_precision
+    from bakeoff.methods.prompted import ANSWER_ROOM, PromptedClassifier
+    from bakeoff.prompts import PromptBuilder, build_format, sample_shots
+    from bakeoff.runner import load_grid_tasks
+
+    prompt_settings: dict[str, Any] = {"k": o["num_fewshot"], "chat_template": o["chat_template"]}
+    for key in ("template", "instruction", "verbalizers"):
+        if o[key] is not None:
+            prompt_settings[key] = o[key]
+    grid = make_grid(
+        {
+            "tasks": split_values([o["task"]]),
+            "models": [o["model"]],
+            "methods": ["few-shot" if o["num_fewshot"] else "zero-shot"],
+            "seed": o["seed"],
+            "data_dir": o["data_dir"],
+            "task_files": [str(p) for p in o["task_file"] or []],
+            "prompt": prompt_settings,
+        }
+    )
+    data = next(iter(load_grid_tasks(grid).values()))
+    settings = grid.section("prompt")
+    fmt = build_format(data.task, settings)  # type: ignore[arg-type]
+    if not 0 <= o["example"] < len(data.eval):
+        raise BakeoffError(
+            f"--example {o['example']}: task {data.task.name} has {len(data.eval)} evaluation "
+            f"examples; give 0 to {len(data.eval) - 1}"
+        )
+    shots = [data.train[i] for i in sample_shots(data.train, settings.k, grid.seed)]  # type: ignore[attr-defined]
+    device = best_device()
+    with console.status(f"loading {o['model']} (its tokenizer and chat template)"):
+        lm = load_causal_lm(o["model"], device, resolve_precision("auto", device))
+    builder = PromptBuilder(
+        fmt,
+        shots,
+        lm.tokenizer,
+        settings.chat_template,
+        settings.max_length - ANSWER_ROOM,  # type: ignore[attr-defined]
+    )
+    clf = PromptedClassifier(lm, builder, settings, device, 1, False)  # type: ignore[arg-type]
+    query = data.eval[o["example"]]
+    text = builder.prompt(query)
+    (_request,), cut = clf.requests([text])
+    answer_tokens = clf.answer_tokens(query)
+    title = (
+        f"{data.task.name} · {o['model']} · "
+        f"{'zero-shot' if not shots else f'few-shot k={len(shots)}'} · example {o['example']}"
+    )
+    console.print(Panel(escape(text), title=escape(title), expand=False))
+    table = Table(title="answer words, as scored after the prompt")
+    for col in ("label", "answer word", "tokens"):
+        table.add_column(col)
+    for name, word, toks in zip(fmt.label_names, fmt.verbalizers, answer_tokens):
+        table.add_row(escape(name), escape(word), escape(" | ".join(toks)))
+    console.print(table)
+    n_tokens = len(
+        lm.tokenizer(text, add_special_tokens=builder.parts.add_special_tokens)["input_ids"]
+    )
+    console.print(
+        f"prompt length: {n_tokens} tokens (max_length {settings.max_length}"  # type: ignore[attr-defined]
+        + (", cut from the left to fit" if cut else "")
+        + f"); chat template: {'yes' if builder.chat else 'no'}; gold label: "
+        f"{escape(data.task.label_names[query.label])}",
+        highlight=False,
+    )
+    for warning in checks.answer_words(fmt.verbalizers, answer_tokens):
+        console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
