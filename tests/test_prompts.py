@@ -252,3 +252,40 @@ def _without_chat_template() -> object:
     tok = copy.deepcopy(smollm2_tokenizer())
     tok.chat_template = None
     return tok
+
+
+def test_task_yaml_prompt_names_numeric_labels(tmp_path) -> None:
+    """A task YAML gives the instruction, template and an answer word per (numeric) label;
+    flags still override them for a whole run; bad answer words are one line in planning."""
+    from bakeoff.custom import load_custom, parse_custom_config
+    from tests.conftest import write_jsonl
+
+    rows = [
+        {"text": f"review {i} {'great' if i % 2 else 'awful'}", "label": i % 2} for i in range(20)
+    ]
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    raw = {
+        "name": "nums",
+        "train_file": str(tmp_path / "train.jsonl"),
+        "instruction": "Is the review happy?",
+        "template": "Text: {text}",
+        "answer_words": {0: "sad", 1: "happy"},
+    }
+    data = load_custom(parse_custom_config(raw, "t.yaml"))
+    fmt = build_format(data.task, PromptSettings())
+    assert fmt.verbalizers == ("sad", "happy") and fmt.instruction == "Is the review happy?"
+    assert fmt.render_input(data.train[0]).startswith("Text: review")
+    flags = build_format(data.task, PromptSettings(verbalizers=("no", "yes")))
+    assert flags.verbalizers == ("no", "yes")
+    for bad, needle in (
+        ({0: "sad", 7: "happy"}, r"names label\(s\) 7"),
+        ({0: "sad"}, r"lacks label\(s\) 1"),
+    ):
+        with pytest.raises(BakeoffError, match=needle):
+            load_custom(parse_custom_config({**raw, "answer_words": bad}, "t.yaml"))
+    for bad_raw, needle in (
+        ({**raw, "answer_words": {0: "yes", 1: "Yes"}}, "same answer word"),
+        ({**raw, "instruction": "  "}, "instruction"),
+    ):
+        with pytest.raises(BakeoffError, match=needle):
+            parse_custom_config(bad_raw, "t.yaml")

@@ -43,7 +43,7 @@ from bakeoff.data import (
     validate_splits,
 )
 from bakeoff.errors import BakeoffError
-from bakeoff.tasks import TaskSpec
+from bakeoff.tasks import TaskPromptSpec, TaskSpec
 
 SUPPORTED = (".csv", ".jsonl", ".json", ".parquet", ".gz")
 
@@ -63,6 +63,40 @@ class CustomDataConfig(BaseModel):
     holdout_fraction: float = 0.2
     #: optional explicit label order; default is the sorted distinct training labels
     labels: list[str] | None = None
+    #: the task's prompt for prompted methods (flags override): instruction, template with
+    #: {text}/{text_pair} or the column names, and an answer word per label value
+    #: (numeric labels get names this way: {0: negative, 1: positive})
+    instruction: str | None = None
+    template: str | None = None
+    answer_words: dict[str, str] | None = None
+
+    @field_validator("instruction", "template")
+    @classmethod
+    def _not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("is empty; give text, or leave the key out for the default")
+        return v
+
+    @field_validator("answer_words", mode="before")
+    @classmethod
+    def _answer_words(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not isinstance(v, dict):
+            raise ValueError("expected a mapping of label to answer word, e.g. {0: negative}")
+        words = {str(k).strip(): str(w).strip() if w is not None else "" for k, w in v.items()}
+        if any(not w for w in words.values()):
+            raise ValueError("an answer word is empty; give a word for every label listed")
+        seen: dict[str, str] = {}
+        for label, word in words.items():
+            key = " ".join(word.lower().split())
+            if key in seen:
+                raise ValueError(
+                    f"labels {seen[key]!r} and {label!r} have the same answer word {word!r}; "
+                    "give each label its own"
+                )
+            seen[key] = label
+        return words
 
     @field_validator("name")
     @classmethod
@@ -422,6 +456,7 @@ def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
         text_fields=fields,
         label_names=tuple(names),
         label_field=cfg.label_column,
+        prompt=_task_prompt(cfg, names),
     )
     train = _rows_to_examples(
         train_table.rows, task, str(train_path), label_of=label_of, places=train_table.places
@@ -458,3 +493,26 @@ def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
 
 
 __all__ = ["CustomDataConfig", "Example", "load_custom", "load_custom_config"]
+
+
+def _task_prompt(cfg: CustomDataConfig, names: Sequence[str]) -> TaskPromptSpec | None:
+    """The task YAML's prompt keys, with answer words checked against the labels found."""
+    if cfg.instruction is None and cfg.template is None and cfg.answer_words is None:
+        return None
+    words = None
+    if cfg.answer_words is not None:
+        canon = {_canon(k) or k: w for k, w in cfg.answer_words.items()}
+        unknown = sorted(set(canon) - set(names))
+        if unknown:
+            raise BakeoffError(
+                f"task '{cfg.name}': answer_words names label(s) {', '.join(unknown)} that the "
+                f"data does not have (labels: {', '.join(names)}); fix the keys"
+            )
+        missing = [n for n in names if n not in canon]
+        if missing:
+            raise BakeoffError(
+                f"task '{cfg.name}': answer_words lacks label(s) {', '.join(missing)}; give an "
+                "answer word for every label"
+            )
+        words = tuple(canon[n] for n in names)
+    return TaskPromptSpec(cfg.instruction, cfg.template, words)
