@@ -1,4 +1,6 @@
-"""Users' own data: CSV, JSON Lines or Parquet with one text (or a text pair) and a label column.
+"""Users' own data: CSV, JSON Lines or Parquet with one text (or a text pair) and a label column,
+or a dataset on the Hugging Face hub named by its id (``dataset: org/name``, optional ``config``,
+``revision``, ``train_split`` and ``eval_split``), read with the same column options.
 
 Given as CLI flags or a small YAML file (see README). Labels may be strings or numbers, any number
 of them >= 2; their order is the sorted order of the values seen in training (numeric when all are
@@ -17,7 +19,9 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import json
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -27,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from bakeoff.data import (
     Example,
@@ -49,14 +53,26 @@ SUPPORTED = (".csv", ".jsonl", ".json", ".parquet", ".gz")
 
 
 class CustomDataConfig(BaseModel):
-    """How to read a user's files. ``eval_file`` is optional: without it, a hold-out is made."""
+    """How to read a user's data: files (``train_file``, optional ``eval_file``) or a hub
+    dataset (``dataset``, optional ``config``, ``revision``, ``train_split``, ``eval_split``).
+    Without an eval file or split, a seeded stratified hold-out of the training rows is made."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = "custom"
     description: str = "user-supplied classification data"
-    train_file: Path
+    train_file: Path | None = None
     eval_file: Path | None = None
+    #: a Hugging Face dataset id (``org/name``) or a local dataset folder, read by
+    #: ``datasets.load_dataset`` instead of files
+    dataset: str | None = None
+    #: the dataset's configuration (``load_dataset``'s second argument, e.g. ``sst2`` of glue)
+    config: str | None = None
+    #: a git revision (branch, tag or commit) of the hub dataset, for a fixed version
+    revision: str | None = None
+    train_split: str = "train"
+    #: None: a stratified hold-out of ``train_split`` (``holdout_fraction``)
+    eval_split: str | None = None
     text_column: str = "text"
     text_pair_column: str | None = None
     label_column: str = "label"
@@ -105,6 +121,35 @@ class CustomDataConfig(BaseModel):
             raise ValueError("use letters, digits, '-' and '_' only")
         return v
 
+    @model_validator(mode="after")
+    def _one_source(self) -> CustomDataConfig:
+        """Files or a hub dataset, never both; split keys only where they mean something."""
+        if self.dataset is not None and not self.dataset.strip():
+            raise ValueError("'dataset' is empty; give a hub dataset id like org/name")
+        if self.train_file is None and self.dataset is None:
+            raise ValueError(
+                "no data given; set train_file (a CSV, JSON Lines or Parquet file) or dataset "
+                "(a Hugging Face dataset id)"
+            )
+        if self.train_file is not None and self.dataset is not None:
+            raise ValueError(
+                "both train_file and dataset are given; use files or a hub dataset, not both"
+            )
+        if self.dataset is not None and self.eval_file is not None:
+            raise ValueError(
+                "eval_file is for files; with a hub dataset, name its eval split with eval_split"
+            )
+        if self.dataset is None:
+            given = [k for k in ("config", "revision", "eval_split") if getattr(self, k)]
+            if self.train_split != "train":
+                given.append("train_split")
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}: for a hub dataset only (dataset: org/name); with "
+                    "files, use train_file and eval_file"
+                )
+        return self
+
 
 def load_custom_config(path: str | Path) -> CustomDataConfig:
     """Read a task YAML; relative file paths are resolved against the YAML's folder."""
@@ -127,6 +172,11 @@ def load_custom_config(path: str | Path) -> CustomDataConfig:
         if raw.get(key):
             p = Path(raw[key]).expanduser()
             raw[key] = p if p.is_absolute() else path.parent / p
+    if isinstance(raw.get("dataset"), str):
+        # a local dataset folder is relative to the YAML, like files; a hub id stays as it is
+        local = path.parent / Path(raw["dataset"]).expanduser()
+        if local.is_dir():
+            raw["dataset"] = str(local.resolve())
     return parse_custom_config(raw, str(path))
 
 
@@ -136,7 +186,10 @@ def parse_custom_config(raw: dict[str, Any], where: str) -> CustomDataConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise BakeoffError(f"{where}: '{loc}': {err['msg']}; fix that key") from None
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if not loc:  # a rule across keys (files or a dataset): the message names them
+            raise BakeoffError(f"{where}: {msg}") from None
+        raise BakeoffError(f"{where}: '{loc}': {msg}; fix that key") from None
 
 
 #: label values that mean "no label" (compared after stripping, case-insensitively): the empty
@@ -152,10 +205,13 @@ _SEPARATORS = ("\t", ";", "|")
 class _Table:
     """A data file's rows, where each row is in the file, and the columns it has."""
 
-    path: Path
+    #: the file, or a hub dataset's split as ``org/name[split]``
+    path: Path | str
     rows: list[dict[str, Any]]
     places: list[str]
     columns: list[str]
+    #: label names in the dataset's own order (a hub ``ClassLabel`` column), else None
+    label_order: list[str] | None = None
 
 
 def _check_file(path: Path, what: str) -> None:
@@ -287,6 +343,85 @@ def _read_parquet(path: Path) -> _Table:
     )
 
 
+_TRUE = ("1", "true", "yes", "on")
+
+
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE`` forbids the hub."""
+    return any(
+        os.environ.get(k, "").strip().lower() in _TRUE
+        for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
+
+
+def _hub_name(cfg: CustomDataConfig) -> str:
+    assert cfg.dataset is not None
+    return cfg.dataset + (f" ({cfg.config})" if cfg.config else "")
+
+
+def _hub_error(cfg: CustomDataConfig, split: str, exc: Exception) -> BakeoffError:
+    """One line for every way ``load_dataset`` fails: offline, unknown id, unknown split..."""
+    text = str(exc).strip()
+    first = (text.splitlines()[0] if text else type(exc).__name__)[:200].rstrip(". ")
+    name = _hub_name(cfg)
+    if isinstance(exc, ValueError) and "split" in text.lower():
+        return BakeoffError(
+            f"dataset {name}: {first}; set train_split/eval_split to one of its splits"
+        )
+    if hub_offline():
+        return BakeoffError(
+            f"cannot load dataset {name}: offline (HF_HUB_OFFLINE or HF_DATASETS_OFFLINE is set) "
+            f"and it is not in the local datasets cache ({first}); run once with the Hugging Face "
+            "hub reachable, or save the data as files and use train_file/eval_file"
+        )
+    return BakeoffError(
+        f"cannot load dataset {name} split {split!r} ({type(exc).__name__}: {first}); check the "
+        "id and config, connect to the Hugging Face hub, or use train_file/eval_file"
+    )
+
+
+def _read_hub(cfg: CustomDataConfig, split: str, needed: Sequence[str]) -> _Table:
+    """One split of a hub dataset (or a local dataset folder) through ``datasets.load_dataset``.
+
+    Only the needed columns are materialised. A ``ClassLabel`` label column is read as its
+    names, in the dataset's order; its -1 (unlabelled, as in GLUE's test splits) is a missing
+    label, refused with the row like any other.
+    """
+    assert cfg.dataset is not None
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - a core dependency
+        raise BakeoffError("hub datasets need the datasets package: pip install datasets") from None
+    try:
+        ds = datasets.load_dataset(cfg.dataset, cfg.config, split=split, revision=cfg.revision)
+    except Exception as exc:  # network, offline, unknown id/config/split, damaged cache...
+        raise _hub_error(cfg, split, exc) from None
+    where = cfg.dataset + (f"/{cfg.config}" if cfg.config else "") + f"[{split}]"
+    columns = list(ds.column_names)
+    present = [c for c in dict.fromkeys(needed) if c in columns]
+    rows = ds.select_columns(present).to_list() if present else [{} for _ in range(len(ds))]
+    order = None
+    feature = ds.features.get(cfg.label_column)
+    if isinstance(feature, datasets.ClassLabel):
+        order = list(feature.names)
+        for row in rows:
+            value = row.get(cfg.label_column)
+            if isinstance(value, int) and not isinstance(value, bool):
+                row[cfg.label_column] = order[value] if 0 <= value < len(order) else None
+    return _Table(
+        where, rows, [f"row {i}" for i in range(1, len(rows) + 1)], columns, label_order=order
+    )
+
+
+def _content_hash(table: _Table, needed: Sequence[str]) -> str:
+    """A hash of the rows' used columns: identifies hub data whatever its cache or revision."""
+    digest = hashlib.sha256()
+    for row in table.rows:
+        digest.update(json.dumps([row.get(c) for c in needed], default=str).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
 def _canon(value: Any) -> str | None:
     """One spelling per label, whatever the file format wrote.
 
@@ -326,7 +461,7 @@ def _canon(value: Any) -> str | None:
     raise TypeError(type(value).__name__)
 
 
-def _canon_label(value: Any, where: Path, at: str, column: str) -> str:
+def _canon_label(value: Any, where: Path | str, at: str, column: str) -> str:
     """A row's label in its one spelling, or a one-line error naming the row."""
     try:
         label = _canon(value)
@@ -428,21 +563,40 @@ def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
             f"columns {', '.join(map(repr, needed))}: one column is given twice; the text, text "
             "pair and label columns must be different columns"
         )
-    train_path = Path(cfg.train_file)
-    eval_path = Path(cfg.eval_file) if cfg.eval_file else None
-    if eval_path is not None and _same_file(train_path, eval_path):
-        raise BakeoffError(
-            f"the eval file {eval_path} is the train file; give a separate eval file, or omit it "
-            "for a stratified hold-out"
+    if cfg.dataset is not None:
+        if cfg.eval_split is not None and cfg.eval_split == cfg.train_split:
+            raise BakeoffError(
+                f"task '{cfg.name}': eval_split is the train split ({cfg.train_split!r}); name "
+                "another split, or leave eval_split out for a stratified hold-out"
+            )
+        tables = [_read_hub(cfg, cfg.train_split, needed)] + (
+            [_read_hub(cfg, cfg.eval_split, needed)] if cfg.eval_split else []
         )
-    tables = [_read_table(train_path)] + ([_read_table(eval_path)] if eval_path else [])
+        train_path: Path | str = tables[0].path
+        eval_path: Path | str | None = tables[1].path if cfg.eval_split else None
+    else:
+        assert cfg.train_file is not None
+        train_path = Path(cfg.train_file)
+        eval_path = Path(cfg.eval_file) if cfg.eval_file else None
+        if eval_path is not None and _same_file(train_path, eval_path):
+            raise BakeoffError(
+                f"the eval file {eval_path} is the train file; give a separate eval file, or "
+                "omit it for a stratified hold-out"
+            )
+        tables = [_read_table(train_path)] + ([_read_table(eval_path)] if eval_path else [])
     for table in tables:
         _check_columns(table, needed, cfg.label_column)
         _labelled(table, cfg.label_column)
     train_table = tables[0]
     eval_table = tables[1] if eval_path else None
     seen = {r[cfg.label_column] for r in train_table.rows}
-    names = _explicit_labels(cfg) if cfg.labels else _label_order(seen)
+    if cfg.labels:
+        names = _explicit_labels(cfg)
+    elif train_table.label_order is not None:  # the dataset's own order, as the hub shows it
+        names = [n for n in train_table.label_order if n in seen]
+        names += _label_order(seen - set(names))
+    else:
+        names = _label_order(seen)
     if len(names) < 2:
         only = names[0] if names else "none"
         raise BakeoffError(
@@ -472,24 +626,37 @@ def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
         eval_ = _rows_to_examples(
             eval_table.rows, task, str(eval_path), label_of=label_of, places=eval_table.places
         )
-        eval_split = "eval"
-        hashed = f"{_sha256(train_path)}:{_sha256(eval_path)}"
+        eval_split = cfg.eval_split if cfg.dataset is not None and cfg.eval_split else "eval"
+        hashed = f"{_data_hash(cfg, train_table, needed)}:{_data_hash(cfg, eval_table, needed)}"
     else:
         train, eval_ = stratified_split(train, cfg.holdout_fraction, seed)
         eval_split = f"holdout{cfg.holdout_fraction:g}"
-        hashed = f"{_sha256(train_path)}:holdout:{cfg.holdout_fraction}:{seed}"
+        hashed = f"{_data_hash(cfg, train_table, needed)}:holdout:{cfg.holdout_fraction}:{seed}"
     validate_splits(task, train, eval_, f"task '{cfg.name}'")
     columns = f"{cfg.text_column}|{cfg.text_pair_column}|{cfg.label_column}|{names}"
     fingerprint = hashlib.sha256(f"{hashed}:{columns}".encode()).hexdigest()[:16]
+    if cfg.dataset is not None:
+        source = f"dataset:{train_path}" + (f",{eval_path}" if eval_path else "")
+    else:
+        source = f"files:{cfg.train_file}" + (f",{cfg.eval_file}" if cfg.eval_file else "")
     return TaskData(
         task=task,
         train=train,
         eval=eval_,
-        train_split="train",
+        train_split=cfg.train_split if cfg.dataset is not None else "train",
         eval_split=eval_split,
-        source=f"files:{cfg.train_file}" + (f",{cfg.eval_file}" if cfg.eval_file else ""),
+        source=source,
         fingerprint=fingerprint,
     )
+
+
+def _data_hash(cfg: CustomDataConfig, table: _Table, needed: Sequence[str]) -> str:
+    """Files: the file's bytes (as always, so existing experiment ids stay). Hub datasets: the
+    used columns' content, so the same data gives the same id whatever cache it came from."""
+    if cfg.dataset is None:
+        assert isinstance(table.path, Path)
+        return _sha256(table.path)
+    return _content_hash(table, needed)
 
 
 __all__ = ["CustomDataConfig", "Example", "load_custom", "load_custom_config"]

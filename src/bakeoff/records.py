@@ -63,7 +63,8 @@ class ClassMetrics:
 
 @dataclass
 class Metrics:
-    """Accuracy with its Wilson 95% interval, macro-F1, MCC, per class, confusion matrix."""
+    """Accuracy with its Wilson 95% interval, macro-F1, MCC, per class, confusion matrix, and
+    calibration (ECE) where there are probabilities."""
 
     n: int
     accuracy: float
@@ -76,6 +77,10 @@ class Metrics:
     per_class: dict[str, ClassMetrics]
     #: rows: gold label, columns: predicted label (invalid answers are not a column)
     confusion_matrix: list[list[int]]
+    #: expected calibration error of the top-class probability (15 equal-width bins), where the
+    #: method gives probabilities; None for methods without scores and for records stored before
+    #: it existed (a default, so those still load)
+    ece: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
