@@ -42,7 +42,7 @@ if [[ -n $SMALL ]]; then
     EVAL=(--eval-limit 16 --latency-samples 4)
     TRAIN=(--train-limit 64 --epochs 1 --set finetune.min_steps=0)
 else
-    BUDGET=${GPU_CHECK_BUDGET:-420}
+    BUDGET=${GPU_CHECK_BUDGET:-450}
     SCALE=1
     MATMUL=(--n 8192 --repeats 10)
     BENCH=(bench --max-length 128,512)   # the five architectures, default limit 64 and batch 32
@@ -140,6 +140,11 @@ main() {
     # folders would also prompt the encoder and fine-tune the LLM
     step finetune 150 -- "${BAKEOFF[@]}" run --task $TASKS --model $ENC --method finetune \
         "${EVAL[@]}" "${TRAIN[@]}" --db "$WORK/gpu.db"
+    # issue 10: default fine-tuning on 200 SST-2 labels must learn; the study's preset beside it
+    step ft200 80 -- "${BAKEOFF[@]}" run --task sst2 --model $ENC --method finetune \
+        --train-limit 200 "${EVAL[@]}" --db "$WORK/gpu.db"
+    step ft200-study 60 -- "${BAKEOFF[@]}" run --task sst2 --model $ENC --method finetune \
+        --train-limit 200 --preset study "${EVAL[@]}" --db "$WORK/gpu.db"
     step prompted 150 -- "${BAKEOFF[@]}" run --task $TASKS --model $LLM --method zero-shot,few-shot \
         "${LLM_BATCH[@]}" "${EVAL[@]}" --db "$WORK/gpu.db"
     step results 30 final -- "${BAKEOFF[@]}" results --db "$WORK/gpu.db"

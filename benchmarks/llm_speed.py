@@ -45,7 +45,7 @@ def main() -> None:
     lm = load_causal_lm("smollm2-135m", device, precision)
 
     def classifier(k: int, scoring: str, batch: int, new_tokens: int = 5) -> PromptedClassifier:
-        settings = PromptSettings(k=k, scoring=scoring, batch_size=batch, max_new_tokens=new_tokens)
+        settings = PromptSettings(k=k, scoring=scoring, max_new_tokens=new_tokens)
         shots = [data.train[i] for i in sample_shots(data.train, k, 99)]
         builder = PromptBuilder(build_format(data.task, settings), shots, lm.tokenizer, True)
         clf = PromptedClassifier(lm, builder, settings, device, batch, False)

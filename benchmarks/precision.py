@@ -50,7 +50,7 @@ def main() -> None:
     device = best_device()
     data = load_builtin(get_task(args.task), args.data_dir)
     examples = data.eval[: args.limit] if args.limit else data.eval
-    settings = PromptSettings(k=args.k, batch_size=args.batch_size)
+    settings = PromptSettings(k=args.k)
     shots = [data.train[i] for i in sample_shots(data.train, args.k, args.seed)]
 
     results = {}

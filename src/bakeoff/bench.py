@@ -323,7 +323,7 @@ def _llm_classifier(
     from bakeoff.methods.prompted import PromptedClassifier
     from bakeoff.prompts import PromptBuilder, build_format
 
-    settings = PromptSettings(k=0, batch_size=batch_size, max_length=length or 2048)
+    settings = PromptSettings(k=0, max_length=length or 2048)
     lm = LoadedLM(model, tokenizer, "random weights", 0.0, "memory")
     builder = PromptBuilder(build_format(task, settings), [], tokenizer, True)
     clf = PromptedClassifier(lm, builder, settings, device, batch_size, False)

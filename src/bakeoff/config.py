@@ -57,7 +57,8 @@ class FinetuneSettings(Strict):
     learning_rate: float = Field(5e-5, gt=0, le=1)
     batch_size: int = Field(16, ge=1)
     epochs: float = Field(3.0, gt=0, le=1000)
-    #: at least this many optimisation steps: small data sets get more epochs (Mosbach et al. 2021)
+    #: at least this many optimisation steps: small data sets get more epochs (Mosbach et al.
+    #: 2021); off (0) when ``epochs`` is given explicitly without it
     min_steps: int = Field(300, ge=0)
     max_length: int = Field(128, ge=8)
     weight_decay: float = Field(0.0, ge=0)
@@ -75,6 +76,9 @@ class FinetuneSettings(Strict):
                     f"unknown preset {name!r}; use one of {', '.join(FINETUNE_PRESETS)}"
                 )
             raw = {**FINETUNE_PRESETS[name], **raw}
+        if isinstance(raw, dict) and "epochs" in raw and "min_steps" not in raw:
+            # epochs given explicitly mean exactly that many: the step floor is for the default
+            raw = {**raw, "min_steps": 0}
         return raw
 
 

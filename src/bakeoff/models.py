@@ -180,6 +180,27 @@ def resolve_model(name: str) -> ResolvedModel:
 
 
 def model_kind(name: str) -> ModelKind | None:
-    """The kind of a known alias; None for arbitrary ids (decided by the method instead)."""
+    """The kind of an alias, a ``.gguf`` file or a local folder (from its ``config.json``
+    architectures); None for hub ids, which are decided by the method when it loads them."""
     spec = MODEL_ALIASES.get(name)
-    return spec.kind if spec else None
+    if spec:
+        return spec.kind
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        return "causal"
+    config = path / "config.json"
+    if path.is_dir() and config.is_file():
+        import json
+
+        try:
+            architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures")
+        except (OSError, ValueError, AttributeError):
+            return None
+        if not architectures:
+            return None
+        if any(str(a).endswith(("ForCausalLM", "ForConditionalGeneration")) for a in architectures):
+            return "causal"
+        return "encoder"
+    if path.is_dir() and list(path.glob("*.gguf")):
+        return "causal"
+    return None

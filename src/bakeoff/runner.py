@@ -190,19 +190,13 @@ def execute(experiment: PlannedExperiment, progress: Progress | None = None) -> 
     release_models(keep=config.model)
     spec = get_method_spec(config.method)
     prepared = spec.factory().prepare(config, data, progress)
-    advance = progress.stage(
-        f"evaluating on {len(examples)} {data.eval_split} examples", len(examples)
-    )
-    latency_advance = progress.stage(
-        "latency at batch size 1", min(config.latency_samples, len(examples))
-    )
     predictions, timing = timed_evaluation(
         prepared.classifier,
         examples,
         latency_samples=config.latency_samples,
         seed=config.seed,
-        advance=advance,
-        latency_advance=latency_advance,
+        progress=progress,
+        what=f"{data.eval_split} examples",
     )
     gold = [ex.label for ex in examples]
     metrics = compute_metrics(gold, predictions.labels, data.task.label_names)

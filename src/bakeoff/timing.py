@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bakeoff.classifier import Advance, Classifier, Predictions
+from bakeoff.classifier import Advance, Classifier, Predictions, Progress
 from bakeoff.data import Example
 from bakeoff.records import Timing
 
@@ -88,12 +88,23 @@ def timed_evaluation(
     seed: int = 99,
     advance: Advance | None = None,
     latency_advance: Advance | None = None,
+    progress: Progress | None = None,
+    what: str = "examples",
 ) -> tuple[Predictions, Timing]:
-    """Predict every example under the protocol above; return predictions and their timing."""
+    """Predict every example under the protocol above; return predictions and their timing.
+
+    With ``progress``, each phase (warm-up, the timed split, the latency samples) is a stage of
+    its own, opened when it starts.
+    """
     device = classifier.device
     bs = batch_size or classifier.batch_size
+    n_latency = min(latency_samples, len(examples))
+    if progress is not None:
+        progress.stage("warm-up batch (untimed)", None)
     # warm-up (untimed): one batch, so lazy initialisation and kernel selection are not billed
     classifier.predict(list(examples[: min(bs, len(examples))]), batch_size=bs)
+    if progress is not None:
+        advance = progress.stage(f"evaluating on {len(examples)} {what}", len(examples))
     window = _reset_peak(device)
 
     synchronize(device)
@@ -103,7 +114,9 @@ def timed_evaluation(
     total = time.perf_counter() - start
 
     rng = random.Random(seed)
-    sample = rng.sample(range(len(examples)), min(latency_samples, len(examples)))
+    sample = rng.sample(range(len(examples)), n_latency)
+    if progress is not None:
+        latency_advance = progress.stage("latency at batch size 1", n_latency)
     latencies = []
     for i in sample:
         synchronize(device)

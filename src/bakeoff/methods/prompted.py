@@ -10,9 +10,11 @@ as a seeded stratified sample in shuffled order.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel
@@ -201,8 +203,13 @@ class PromptedMethod:
         shot_indices = sample_shots(data.train, k, config.seed)
         shots = [data.train[i] for i in shot_indices]
 
-        advance = progress.stage(f"loading {config.model}", None)
-        lm = load_causal_lm(config.model, device, precision)
+        # a GGUF file is dequantised once (a minute), then loaded from the cache in seconds;
+        # transformers draws its own raw tqdm bar for that, which our stage replaces
+        advance = progress.stage(
+            f"loading {config.model} (a GGUF file is converted once, then cached)", None
+        )
+        with _no_tqdm():
+            lm = load_causal_lm(config.model, device, precision)
         advance(1)
         # room for the longest answer word after the prompt (a few tokens) stays free
         builder = PromptBuilder(
@@ -287,6 +294,20 @@ class PromptedMethod:
             "batch_size": classifier.batch_size,
             "example_prompt": builder.prompt(data.eval[0]),
         }
+
+
+@contextmanager
+def _no_tqdm() -> Iterator[None]:
+    """Silence tqdm bars drawn by libraries (GGUF conversion) while our progress shows the stage."""
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
 
 
 def check_prompt(config: ExperimentConfig, data: TaskData) -> None:
