@@ -15,7 +15,7 @@ from typing import Any
 from bakeoff.config import ExperimentConfig
 
 #: identity fields that say where an experiment ran, not how: never part of a name
-_NOT_NAMED = {"task", "data_fingerprint", "eval_split", "model", "method"}
+_NOT_NAMED = {"task", "data_fingerprint", "eval_split", "model", "method", "device"}
 #: how settings read in names
 _WORDS = {
     "train_limit": "labels",
@@ -92,10 +92,12 @@ def experiment_names(configs: Sequence[tuple[str, ExperimentConfig]]) -> dict[st
         for rid, _ in members:
             parts = [_part(k, flats[rid].get(k)) for k in varying]
             names[rid] = " · ".join([base, *parts]) if parts else base
-        counts: dict[str, int] = defaultdict(int)
-        for rid, _ in members:
-            counts[names[rid]] += 1
+        # one configuration on several tasks keeps one name (one row, a column per task);
+        # two on the same task that differ in nothing nameable are told apart by their data
+        counts: dict[tuple[str, str], int] = defaultdict(int)
         for rid, config in members:
-            if counts[names[rid]] > 1:
+            counts[(names[rid], config.task)] += 1
+        for rid, config in members:
+            if counts[(names[rid], config.task)] > 1:
                 names[rid] += f" · data {config.data_fingerprint[:8]}"
     return names
