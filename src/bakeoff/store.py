@@ -10,7 +10,8 @@ Why SQLite: one file to copy, transactional writes, readable by any tool. Guaran
 - Two processes never run one experiment at once: starting takes a lease (owner and heartbeat,
   renewed by a background thread while the experiment runs). A second process finds a live lease
   and skips the experiment, saying so; a lease whose holder died (no heartbeat for
-  ``LEASE_TIMEOUT_S``) is taken over, so a killed run is simply run again.
+  ``LEASE_TIMEOUT_S``, or, on the same machine, its process is gone) is taken over, so a killed
+  run is simply run again.
 - Read-only commands open the file read-only; a store this version cannot read (newer or older
   schema, missing columns, damaged JSON) is one clear line, never a traceback.
 """
@@ -113,9 +114,34 @@ REQUIRED_COLUMNS = {
 }  # fmt: skip
 
 
+def _machine() -> str:
+    """This host, plus its pid namespace where there is one (containers sharing a hostname)."""
+    try:
+        return f"{socket.gethostname()}/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return socket.gethostname()
+
+
 def process_owner() -> str:
     """Who holds a lease: host and pid, so a user can find the process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{_machine()}:{os.getpid()}"
+
+
+def _lease_alive(owner: str, lease_at: float | None, now: float) -> bool:
+    """Whether another process still holds a lease: renewed within ``LEASE_TIMEOUT_S`` and, when
+    it ran on this machine, still running. A run killed here (SIGKILL, out of memory) is taken
+    over at once by the next run, instead of being skipped as busy until its lease expires."""
+    if lease_at is None or now - lease_at >= LEASE_TIMEOUT_S:
+        return False
+    machine, _, pid = owner.rpartition(":")
+    if machine == _machine() and pid.isdigit() and os.name == "posix":
+        try:
+            os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return False
+        except OSError:  # it exists, owned by another user
+            return True
+    return True
 
 
 @dataclass
@@ -159,33 +185,44 @@ class ExampleRow:
     gold: int
 
 
-def _explain(exc: sqlite3.Error, path: Path) -> BakeoffError:
+class StoreError(BakeoffError):
+    """The results store itself failed (full disk, I/O error, lock, unreadable file): not one
+    experiment's problem, so a grid that goes on would only meet it again."""
+
+
+def _explain(exc: sqlite3.Error, path: Path, reading: bool = False) -> StoreError:
+    """One line for an SQLite error: what it means for the user's store and what to do."""
     msg = str(exc).lower()
     if "disk is full" in msg or "disk full" in msg:
-        return BakeoffError(
+        return StoreError(
             f"the disk holding the results store {path} is full; nothing was half-written. "
             "Free some space and run the same command again"
         )
     if "disk i/o error" in msg:
-        return BakeoffError(
+        return StoreError(
             f"disk I/O error on the results store {path}; check the disk, then run again"
         )
     if "locked" in msg or "busy" in msg:
-        return BakeoffError(
+        return StoreError(
             f"results store {path} is locked by another process; wait for it to finish "
             "or pass a different --db"
         )
     if "not a database" in msg or "malformed" in msg or "file is encrypted" in msg:
-        return BakeoffError(
+        return StoreError(
             f"{path} is not a readable bakeoff results store (not SQLite or damaged); "
             "pass a different --db or move that file away"
         )
+    if reading and ("readonly" in msg or "unable to open" in msg or "permission" in msg):
+        return StoreError(
+            f"cannot read the results store {path} ({exc}); check its permissions, or copy it "
+            "together with its -wal file to a writable folder"
+        )
     if "readonly" in msg or "unable to open" in msg or "permission" in msg:
-        return BakeoffError(
+        return StoreError(
             f"cannot write the results store {path} ({exc}); check the folder exists and is "
             "writable, or pass a different --db"
         )
-    return BakeoffError(f"results store {path}: {exc}; pass a different --db")
+    return StoreError(f"results store {path}: {exc}; pass a different --db")
 
 
 def _loads(value: str | None, what: str, experiment_id: str, path: Path) -> Any:
@@ -247,25 +284,44 @@ class ResultsStore:
             else:
                 self._create_schema()
         except sqlite3.Error as exc:
-            raise _explain(exc, self.path) from None
+            raise _explain(exc, self.path, reading=readonly) from None
 
     def _connect(self) -> sqlite3.Connection:
         if self.readonly:
+            return self._connect_readonly()
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        # connection settings only: the file's journal mode is set once it is known to be ours
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """Open without write access. A WAL store needs its ``-shm`` index, which a reader cannot
+        create in a read-only folder; when no ``-wal`` file holds pending writes, every result is
+        in the main file and nobody can write it in WAL mode there, so it is opened immutable."""
+        uri = self.path.resolve().as_uri()
+
+        def connect(query: str) -> sqlite3.Connection:
             conn = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro",
+                f"{uri}?{query}",
                 uri=True,
                 timeout=self.timeout,
                 isolation_level=None,
                 check_same_thread=False,
             )
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file now
             return conn
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
+
+        try:
+            return connect("mode=ro")
+        except sqlite3.OperationalError as exc:
+            wal = Path(f"{self.path}-wal")
+            pending_wal = wal.exists() and wal.stat().st_size > 0
+            if pending_wal or not any(w in str(exc) for w in ("readonly", "unable to open")):
+                raise
+            return connect("mode=ro&immutable=1")
 
     def _schema_version(self) -> int | None:
         tables = {
@@ -310,17 +366,21 @@ class ResultsStore:
                 )
 
     def _create_schema(self) -> None:
-        version = self._schema_version()
-        if version is None:
+        """Create the tables in a new (or empty) file; check an existing store. A file that is
+        not ours is refused before anything, even its journal mode, is changed."""
+        if self._schema_version() is None:
             tables = {
                 r[0]
                 for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
-            if tables - {"meta"}:
+            # read the version again: another process may have just created this store
+            if tables - {"meta"} and self._schema_version() is None:
                 raise BakeoffError(
                     f"{self.path} is an SQLite file but not a bakeoff results store; pass a "
                     "different --db"
                 )
+        if self._schema_version() is None:
+            self._conn.execute("PRAGMA journal_mode = WAL")
             with self._write() as conn:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
@@ -330,33 +390,32 @@ class ResultsStore:
                     (str(SCHEMA_VERSION),),
                 )
         self._check_schema()
+        self._conn.execute("PRAGMA journal_mode = WAL")
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: all of it lands, or none of it."""
+        """One IMMEDIATE transaction: all of it lands, or none of it. Whatever stops it (an
+        SQLite error, Ctrl-C even at COMMIT) rolls it back, so the connection never stays inside
+        a transaction that would hold the write lock and refuse the next one."""
         if self.readonly:
             raise RuntimeError("this store was opened read-only")
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            self._rollback()
             raise _explain(exc, self.path) from None
         try:
             yield conn
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
             raise _explain(exc, self.path) from None
         except BaseException:
             self._rollback()
             raise
-        else:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise _explain(exc, self.path) from None
 
     def _rollback(self) -> None:
         """Roll back if a transaction is still open (SQLite may already have ended it, e.g. on a
@@ -427,12 +486,7 @@ class ResultsStore:
             ).fetchone()
             if row is not None:
                 _, owner, lease_at = row
-                if (
-                    owner is not None
-                    and owner != self.owner
-                    and lease_at is not None
-                    and now - lease_at < LEASE_TIMEOUT_S
-                ):
+                if owner is not None and owner != self.owner and _lease_alive(owner, lease_at, now):
                     return False
             conn.execute(
                 """INSERT INTO experiments(id, status, task, model, method, dataset_key, eval_split,
