@@ -237,7 +237,8 @@ class GridConfig(Strict):
             except ValidationError as exc:
                 err = exc.errors()[0]
                 loc = ".".join(str(x) for x in (key, *err["loc"]))
-                raise ValueError(f"'{loc}': {err['msg']}") from None
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                raise ValueError(f"'{loc}': {msg}") from None
         raw["settings"] = settings
         return raw
 
@@ -402,9 +403,7 @@ def describe_error(exc: ValidationError) -> str:
     loc = [x for x in loc if not _UNION_MEMBER.match(x) and not x.isdigit()]
     if err["type"] in ("literal_error", "int_parsing", "int_type") and loc == ["batch_size"]:
         return f"'batch_size': expected a whole number of at least 1, or auto, got {err['input']!r}"
-    msg = str(err["msg"])
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    msg = str(err["msg"]).replace("Value error, ", "")
     if err["type"] == "extra_forbidden":
         return f"unknown setting '{'.'.join(loc)}'"
     if err["type"] == "too_short":

@@ -27,9 +27,9 @@ from bakeoff.environment import environment
 from bakeoff.errors import BakeoffError
 from bakeoff.methods import get_method_spec
 from bakeoff.metrics import compute_metrics
-from bakeoff.models import model_kind, resolve_model
+from bakeoff.models import MODEL_ALIASES, model_kind, resolve_model
 from bakeoff.records import Metrics, Timing, TrainingRecord
-from bakeoff.store import ResultsStore
+from bakeoff.store import ResultsStore, StoreError
 from bakeoff.tasks import BUILTIN_TASKS, get_task
 from bakeoff.timing import timed_evaluation
 
@@ -118,8 +118,8 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
     """Expand tasks x models x methods into experiments; every input problem is raised here,
     before anything runs or is written."""
     for model in grid.models:
-        if model_kind(model) is None:
-            resolve_model(model)  # unknown names and missing paths fail now, not mid-grid
+        if model not in MODEL_ALIASES:
+            resolve_model(model)  # unknown names, missing paths, non-GGUF files fail now
     skipped = _check_pairs(grid)
     tasks = tasks if tasks is not None else load_grid_tasks(grid)
     indices: dict[str, list[int]] = {}
@@ -258,6 +258,14 @@ def run_experiment(
         return Outcome(experiment, "busy", error="another process is running it")
     try:
         return finish(experiment, store, execute(experiment, progress))
+    except StoreError:
+        # the store itself failed (a full disk): every later experiment would fail the same way
+        # after training, so the grid stops here with the one-line reason
+        try:
+            store.fail(experiment.id, "the results store could not be written")
+        except BakeoffError:
+            pass
+        raise
     except BakeoffError as exc:
         store.fail(experiment.id, str(exc))
         return Outcome(experiment, "failed", error=str(exc))

@@ -32,7 +32,8 @@ def report_command(
         Optional[int],
         typer.Option(
             "--labels",
-            help="Labelled examples you have; experiments that needed more are ruled out.",
+            help="Labelled examples you have; experiments that needed more are ruled out, and "
+            "where a label-budget curve was run the advice reads it at this number.",
         ),
     ] = None,
     daily_volume: Annotated[
@@ -87,7 +88,7 @@ def report_command(
         hard_examples=hard_examples,
         challenge_tasks=tasks or None,
     )
-    with ResultsStore(path) as store:
+    with ResultsStore(path, readonly=True) as store:
         written = build_report(store, out, options)
     typer.echo(f"Report written to {out}/")
     for name in ("report.html", "report.md", "challenge.html"):
