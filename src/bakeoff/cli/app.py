@@ -1,22 +1,106 @@
-"""The typer application and what every subcommand shares: consoles and the one-line error."""
+"""The typer application and what every subcommand shares: consoles, the one-line error, and
+the habits users bring from other CLIs (``--version``, ``-h``, shell completion).
+"""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from bakeoff.errors import BakeoffError
 
+
+def _plain_flags(command: Any, ctx: Any) -> None:
+    """A flag takes no value, so its help shows no type: typer would print ``<bool>`` beside
+    ``--help``, ``--force`` and every on/off switch, which reads like a value to type."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    get_help = getattr(command, "get_help_option", None)
+    option = get_help(ctx) if get_help is not None else None
+    if option is not None and option.metavar is None:
+        option.metavar = ""
+
+
+class BakeoffGroup(TyperGroup):
+    """typer's group, with flags shown without a type in every command's help."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_flags(command, ctx)
+        return command
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_flags(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+#: ``-h`` as well as ``--help``, in every subcommand (their contexts inherit it)
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
-    add_completion=False,
+    cls=BakeoffGroup,
+    add_completion=True,
     no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
     help="Fine-tune an encoder or prompt a small LLM? Run both on the same data and measure.",
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def version_line() -> str:
+    """'bakeoff 0.1.0 (Python 3.11.9, torch 2.13.0, transformers 5.24.0)', read from package
+    metadata without importing torch, so ``--version`` answers at once."""
+    import platform
+    from importlib import metadata
+
+    from bakeoff import __version__
+
+    try:
+        version = metadata.version("bakeoff")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        version = __version__
+    parts = [f"Python {platform.python_version()}"]
+    for name in ("torch", "transformers"):
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    return f"bakeoff {version} ({', '.join(parts)})"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_show_version,
+            is_eager=True,
+            help="Show bakeoff's version (and Python's, torch's, transformers') and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Fine-tune an encoder or prompt a small LLM? Run both on the same data and measure."""
 
 
 def fail(exc: BakeoffError) -> NoReturn:
@@ -28,3 +112,8 @@ def fail(exc: BakeoffError) -> NoReturn:
 def split_values(values: list[str] | None) -> list[str]:
     """``--task a,b --task c`` -> ``[a, b, c]``."""
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def db_option_default() -> str:
+    """How every ``--db`` help shows its default, in typer's ``[default: ...]`` style."""
+    return "$BAKEOFF_DB or ./bakeoff.db"

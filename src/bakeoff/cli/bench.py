@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -10,6 +11,14 @@ from rich.table import Table
 
 from bakeoff.cli.app import app, console, fail, split_values
 from bakeoff.errors import BakeoffError
+
+
+class Precision(str, Enum):
+    """Fixed choices, so ``--help`` lists them and a typo is refused by name."""
+
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
 
 
 def _int_option(value: str, flag: str) -> int:
@@ -26,15 +35,28 @@ def bench(
     ] = "bert-base,deberta-v3-base,qwen2-0.5b,qwen2.5-1.5b,gemma-2-2b",
     task: Annotated[str, typer.Option("--task", "-t", help="Task whose texts are used.")] = "sst2",
     data_dir: Annotated[
-        Optional[str], typer.Option("--data-dir", envvar="BAKEOFF_DATA_DIR")
+        Optional[str],
+        typer.Option(
+            "--data-dir",
+            envvar="BAKEOFF_DATA_DIR",
+            help="Folder with <task>/<split>.jsonl files.",
+            show_default="the Hugging Face hub",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(help="Examples per measurement.")] = 64,
-    batch_size: Annotated[int, typer.Option(help="Batch size for throughput.")] = 32,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "--batch_size", help="Batch size for throughput.")
+    ] = 32,
     max_length: Annotated[
         Optional[str],
         typer.Option("--max-length", help="Sweep of input lengths, e.g. 128,256,512,2048."),
     ] = None,
-    precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
+    precision: Annotated[
+        Precision,
+        typer.Option(
+            help="Number format; auto is bf16 where the hardware has it.", case_sensitive=False
+        ),
+    ] = Precision.auto,
     latency_samples: Annotated[int, typer.Option(help="Examples timed at batch size 1.")] = 16,
     json_out: Annotated[
         Optional[Path], typer.Option("--json", help="Also write the rows as JSON.")
@@ -91,7 +113,7 @@ def bench(
                 limit,
                 batch_size,
                 lengths,
-                precision,
+                precision.value,
                 latency_samples,
                 on_row=show,
             )
