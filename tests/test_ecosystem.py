@@ -258,6 +258,21 @@ def test_mlflow_missing_is_one_line_naming_the_extra(
     assert "bakeoff[mlflow]" in result.output and len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("uri", "exc", "message"),
+    [
+        ("sqlite:///m.db", ImportError("No module named 'sqlalchemy'"), "no database support"),
+        ("/tmp/runs", RuntimeError("The filesystem tracking backend ..."), "MLFLOW_ALLOW_FILE"),
+        ("http://h:9", OSError("Max retries exceeded with url"), "cannot reach the MLflow"),
+    ],
+)
+def test_mlflow_failures_are_said_in_users_words(uri: str, exc: Exception, message: str) -> None:
+    from bakeoff.tracking import _mlflow_error
+
+    error = _mlflow_error(uri, exc)
+    assert message in str(error) and "\n" not in str(error)
+
+
 # -- CLI habits --------------------------------------------------------------------------------
 
 

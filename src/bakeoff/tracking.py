@@ -232,16 +232,27 @@ def _mlflow_error(uri: str, exc: BaseException) -> BakeoffError:
             "mode); use --tracking-uri sqlite:///mlflow.db, or set MLFLOW_ALLOW_FILE_STORE=true "
             "to keep using the folder"
         )
-    if isinstance(exc, ImportError):
+    database = uri.split(":", 1)[0] in ("sqlite", "postgresql", "mysql", "mssql")
+    if database and (isinstance(exc, ImportError) or not _has_sqlalchemy()):
         return BakeoffError(
-            f"MLflow cannot open {uri}: {first}; database tracking URIs need the full mlflow "
-            "package (pip install mlflow), or use an http:// tracking server"
+            f"MLflow cannot open the database {uri}: the installed MLflow has no database "
+            "support (mlflow-skinny alone); pip install sqlalchemy alembic (or the full mlflow), "
+            "or pass --tracking-uri http://your-mlflow-server"
         )
     if "Max retries exceeded" in text or "Connection refused" in text or "NameResolution" in text:
         return BakeoffError(
             f"cannot reach the MLflow tracking server at {uri}; start it, or check --tracking-uri"
         )
     return BakeoffError(f"MLflow at {uri}: {first}; check --tracking-uri and that it is reachable")
+
+
+def _has_sqlalchemy() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("sqlalchemy") is not None
+    except (ImportError, ValueError):  # a module blocked or half-installed
+        return False
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -403,8 +414,8 @@ def export_to_mlflow(
             )
         names = experiment_names([(r.id, r.config) for r in store.experiments("done")])
         try:
-            client = MlflowClient(tracking_uri=tracking_uri)
             uri = tracking_uri or mlflow.get_tracking_uri()
+            client = MlflowClient(tracking_uri=tracking_uri)
             found = client.get_experiment_by_name(experiment_name)
             if found is not None and found.lifecycle_stage == "deleted":
                 raise BakeoffError(
