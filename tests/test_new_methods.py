@@ -73,7 +73,11 @@ def test_settings_sections_are_validated() -> None:
         dict(tasks=["rte"], models=["minilm"], methods=["embed-logreg"], embed_logreg={"C": 0.5})
     )
     assert grid.section("embed_logreg").C == 0.5
-    assert grid.section("setfit").batch_size == 16  # SetFit's default
+    default = make_grid(dict(tasks=["rte"], models=["minilm"]))
+    assert default.section("embed_logreg").C == "cv"
+    assert default.section("setfit").batch_size == 16  # SetFit's default
+    with pytest.raises(BakeoffError, match="embed_logreg.C"):
+        make_grid(dict(tasks=["rte"], models=["minilm"], embed_logreg={"C": 0}))
     with pytest.raises(BakeoffError, match="'embed_logreg.penalty'"):
         make_grid(dict(tasks=["rte"], models=["minilm"], embed_logreg={"penalty": "l1"}))
     with pytest.raises(BakeoffError, match="setfit.sampling_strategy"):
@@ -93,12 +97,30 @@ def test_embed_logreg_pairs_through_runner_deterministic(
     # tiny_bert is a plain HF folder: sentence-transformers falls back to mean pooling
     assert "mean" in t.details["pooling"]
     assert t.details["embedding_dim"] == 32 and t.details["features"].startswith("[u, v")
+    assert t.details["C_chosen_by"] == "5-fold cross-validation on the training rows"
 
     outcome2, store2 = _run(grid, tmp_path / "b.db")
     assert outcome2.status == "done", outcome2.error
     _, preds2 = _check_stored(store2, 16)
     assert [p.pred for p in preds] == [p.pred for p in preds2]
     assert np.allclose([p.scores for p in preds], [p.scores for p in preds2], atol=1e-6)
+
+
+def test_c_is_cross_validated_on_training_rows_only() -> None:
+    from bakeoff.methods.embed_logreg import CV_GRID, EmbedLogregSettings, choose_c
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    # a separable signal in one of 16 noisy dimensions: weak regularisation fits it best
+    x = rng.normal(size=(40, 16)) * 0.01
+    x[:, 0] += (y - 0.5) * 0.02
+    notes: list[str] = []
+    c, folds = choose_c(x, y, EmbedLogregSettings(), 0, notes)
+    assert c in CV_GRID and c > 1 and folds == 5 and not notes
+    assert choose_c(x, y, EmbedLogregSettings(C=0.3), 0, notes) == (0.3, 0)
+    # one row of a label: nothing to cross-validate, C=1 with a note
+    assert choose_c(x[:3], np.array([0, 1, 1]), EmbedLogregSettings(), 0, notes) == (1.0, 0)
+    assert notes and "cross-validate" in notes[0]
 
 
 def test_embedding_classifier_pair_features_and_batch_invariance(

@@ -67,6 +67,8 @@ class SetFitSettings(Strict):
     warmup_proportion: float = Field(0.1, ge=0, le=1)
     #: tokens per text; None keeps the body's own ``max_seq_length`` (256 for minilm)
     max_length: int | None = Field(None, ge=8)
+    #: C of the logistic-regression head (SetFit's head is sklearn's ``LogisticRegression()``)
+    head_C: float = Field(1.0, gt=0)
 
 
 def _separator(tokenizer: Any) -> str:
@@ -103,7 +105,10 @@ class SetFitMethod:
         t_load = time.perf_counter()
         try:
             model = SetFitModel.from_pretrained(
-                resolved.name_or_path, labels=list(task.label_names), device=device
+                resolved.name_or_path,
+                labels=list(task.label_names),
+                device=device,
+                head_params={"C": settings.head_C},
             )
         except (OSError, ValueError) as exc:
             first = (
