@@ -70,8 +70,8 @@ def mlflow_export(
     console.print(
         f"MLflow experiment '{summary.experiment_name}' at {summary.tracking_uri}: "
         f"{len(summary.created)} run(s) created, {len(summary.updated)} updated, "
-        f"{len(summary.unchanged)} unchanged. Browse: mlflow ui --backend-store-uri "
-        f"{summary.tracking_uri}",
+        f"{len(summary.unchanged)} unchanged. Browse them with the full mlflow package: "
+        f"mlflow ui --backend-store-uri {summary.tracking_uri}",
         highlight=False,
         soft_wrap=True,
     )
