@@ -309,7 +309,9 @@ def test_gguf_cache_key_follows_the_file(tmp_path: Path, monkeypatch: pytest.Mon
     first = gguf_cache_dir(resolved)
     assert first.parent == tmp_path / "cache" / "gguf"
     assert gguf_cache_dir(resolved) == first
-    os.utime(gguf, ns=(1, 1))
+    os.utime(gguf, ns=(1, 1))  # a touched file with the same bytes keeps its entry
+    assert gguf_cache_dir(resolved) == first
+    gguf.write_bytes(b"GGUF v2")  # new content, new entry
     assert gguf_cache_dir(resolved) != first
 
 

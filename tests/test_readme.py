@@ -27,7 +27,7 @@ def readme_commands() -> list[str]:
     for block in re.findall(r"```(?:bash|sh|console)\n(.*?)```", text, flags=re.S):
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
-            line = line.split(" #", 1)[0].strip()
+            line = line.split(" #", 1)[0].split(" | ", 1)[0].strip()
             if line.startswith("bakeoff "):
                 commands.append(line)
     return commands

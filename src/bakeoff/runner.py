@@ -199,7 +199,7 @@ def execute(experiment: PlannedExperiment, progress: Progress | None = None) -> 
         what=f"{data.eval_split} examples",
     )
     gold = [ex.label for ex in examples]
-    metrics = compute_metrics(gold, predictions.labels, data.task.label_names)
+    metrics = compute_metrics(gold, predictions.labels, data.task.label_names, predictions.scores)
     training = prepared.training
     one_label = checks.one_label(gold, predictions.labels, data.task.label_names)
     if one_label:

@@ -66,6 +66,7 @@ def result_rows(store: Any) -> tuple[list[dict[str, Any]], list[Any]]:
                 "accuracy_ci_high": m.accuracy_ci_high,
                 "macro_f1": m.macro_f1,
                 "mcc": m.mcc,
+                "ece": m.ece,
                 "invalid_rate": m.invalid_rate,
                 "beats_baseline": None
                 if test is None
@@ -164,7 +165,7 @@ def results(
         buf = io.StringIO()
         fields = [
             "kind", "task", "name", "id", "model", "method", "n", "accuracy", "accuracy_ci_low",
-            "accuracy_ci_high", "macro_f1", "mcc", "invalid_rate", "beats_baseline",
+            "accuracy_ci_high", "macro_f1", "mcc", "ece", "invalid_rate", "beats_baseline",
             "p_vs_baseline", "labels_used", "train_time_s", "throughput_per_s",
             "latency_median_ms", "latency_p95_ms", "peak_memory_mb", "device",
         ]  # fmt: skip

@@ -6,8 +6,10 @@ in ``bakeoff.runner``. Every flag means what the same key means in a grid file.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -25,6 +27,38 @@ from rich.table import Table
 
 from bakeoff.cli.app import app, console, err_console, fail, split_values
 from bakeoff.errors import BakeoffError
+
+
+class PrecisionChoice(str, Enum):
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+class ScoringChoice(str, Enum):
+    loglik = "loglik"
+    generate = "generate"
+
+
+class ExecutorChoice(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class PresetChoice(str, Enum):
+    study = "study"
+
+
+def _device(value: str | None) -> str | None:
+    """--device in users' words (the setting's pattern is no help to read)."""
+    if value is not None and not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+        raise typer.BadParameter(f"'{value}': use auto, cpu, cuda, cuda:N (e.g. cuda:1) or mps")
+    return value
+
+
+def _value(choice: Any) -> Any:
+    """An Enum choice as the plain string the grid takes; None and plain values as they are."""
+    return choice.value if isinstance(choice, Enum) else choice
 
 
 class RichProgress:
@@ -86,7 +120,10 @@ class GridDisplay:
             for warning in outcome.warnings:
                 out.print(f"  [yellow]warning[/] {warning}", highlight=False)
         elif outcome.status == "busy":
-            out.print(f"[yellow]skip[/] {label}: another process is running it", highlight=False)
+            out.print(
+                f"[yellow]skip[/] {label}: another process is running it",
+                highlight=False,
+            )
         else:
             out.print(f"[red]failed[/] {label}: {outcome.error}", highlight=False)
 
@@ -144,13 +181,19 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
     overrides: dict[str, Any] = {}
     tasks = split_values(o["task"])
     task_files = [str(p) for p in o["task_file"] or []]
-    if o["train_file"] is not None:
+    if o["train_file"] is not None or o["dataset"] is not None:
         custom = {
             "name": o["task_name"],
-            "train_file": str(Path(o["train_file"]).expanduser().resolve()),
+            "train_file": str(Path(o["train_file"]).expanduser().resolve())
+            if o["train_file"]
+            else None,
             "eval_file": str(Path(o["eval_file"]).expanduser().resolve())
             if o["eval_file"]
             else None,
+            "dataset": o["dataset"],
+            "config": o["dataset_config"],
+            "train_split": o["train_split"] or "train",
+            "eval_split": o["eval_split"],
             "text_column": o["text_column"],
             "text_pair_column": o["text_pair_column"],
             "label_column": o["label_column"],
@@ -166,6 +209,8 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
         raise BakeoffError(
             "--eval-file needs --train-file too; give both, or only --train-file for a hold-out"
         )
+    elif o["eval_split"] is not None or o["train_split"] is not None:
+        raise BakeoffError("--train-split/--eval-split need --dataset (a Hugging Face dataset id)")
     if tasks:
         overrides["tasks"] = tasks
     if task_files:
@@ -179,14 +224,14 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
         "executor", "ray_address", "device",
     ):  # fmt: skip
         if o[key] is not None:
-            overrides[key] = o[key]
+            overrides[key] = _value(o[key])
     if o["batch_size"] is not None:
         overrides["batch_size"] = _batch_size(o["batch_size"])
     sections = _parse_set(o["set"])
     finetune = {
         k: v
         for k, v in {
-            "preset": o["preset"],
+            "preset": _value(o["preset"]),
             "epochs": o["epochs"],
             "learning_rate": o["learning_rate"],
             "batch_size": o["train_batch_size"],
@@ -198,7 +243,7 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
         k: v
         for k, v in {
             "k": o["num_fewshot"],
-            "scoring": o["scoring"],
+            "scoring": _value(o["scoring"]),
             "chat_template": o["chat_template"],
             "template": o["template"],
             "instruction": o["instruction"],
@@ -231,13 +276,18 @@ def run(
     model: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--model", "--models", "-m", help="Model alias, hub id, folder or .gguf file."
+            "--model",
+            "--models",
+            "-m",
+            help="Model alias, hub id, folder or .gguf file.",
         ),
     ] = None,
     method: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--method", "--methods", help="Method(s), comma-separated (see `bakeoff methods`)."
+            "--method",
+            "--methods",
+            help="Method(s), comma-separated (see `bakeoff methods`).",
         ),
     ] = None,
     config: Annotated[
@@ -247,12 +297,18 @@ def run(
     data_dir: Annotated[
         Optional[str],
         typer.Option(
-            "--data-dir", envvar="BAKEOFF_DATA_DIR", help="Folder with <task>/<split>.jsonl files."
+            "--data-dir",
+            envvar="BAKEOFF_DATA_DIR",
+            help="Folder with <task>/<split>.jsonl files.",
         ),
     ] = None,
     db: Annotated[
         Optional[Path],
-        typer.Option("--db", help="Results store (SQLite). Default: $BAKEOFF_DB or ./bakeoff.db"),
+        typer.Option(
+            "--db",
+            help="Results store (SQLite).",
+            show_default="$BAKEOFF_DB or ./bakeoff.db",
+        ),
     ] = None,
     train_limit: Annotated[
         Optional[str],
@@ -263,65 +319,93 @@ def run(
     ] = None,
     seeds: Annotated[
         Optional[str],
-        typer.Option(help="Repeat seeded experiments once per seed, e.g. 1,2,3 (default: --seed)."),
+        typer.Option(
+            help="Repeat seeded experiments once per seed, e.g. 1,2,3.",
+            show_default="--seed",
+        ),
     ] = None,
     executor: Annotated[
-        Optional[str],
-        typer.Option(help="Where experiments run: local (default) or ray (extra [ray])."),
+        Optional[ExecutorChoice],
+        typer.Option(help="Where experiments run; ray needs the ray extra.", show_default="local"),
     ] = None,
     ray_address: Annotated[
         Optional[str],
-        typer.Option(help="Ray cluster to join: auto, or host:port (default: a local instance)."),
+        typer.Option(
+            help="Ray cluster to join: auto, or host:port.",
+            show_default="a local instance",
+        ),
     ] = None,
     eval_limit: Annotated[
         Optional[int],
         typer.Option(
-            "--eval-limit", "--limit", help="Evaluate a seeded stratified sample of N examples."
+            "--eval-limit",
+            "--limit",
+            help="Evaluate a seeded stratified sample of N examples.",
         ),
     ] = None,
     batch_size: Annotated[
         Optional[str],
         typer.Option(
             "--batch-size",
-            help="Inference batch size for every method: a number, or auto (default; the "
-            "largest that fits on a GPU).",
+            "--batch_size",
+            metavar="<N|auto>",
+            help="Inference batch size for every method: a number, or auto (the largest that "
+            "fits on a GPU, 16 on a CPU).",
+            show_default="auto",
         ),
     ] = None,
     preset: Annotated[
-        Optional[str],
-        typer.Option(help="Fine-tuning preset: study (the published study's exact settings)."),
+        Optional[PresetChoice],
+        typer.Option(help="Fine-tuning preset: study is the published study's exact settings."),
     ] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Fine-tuning epochs (default 3).")] = None,
+    epochs: Annotated[
+        Optional[float], typer.Option(help="Fine-tuning epochs.", show_default="3")
+    ] = None,
     learning_rate: Annotated[
-        Optional[float], typer.Option("--lr", help="Fine-tuning learning rate (default 5e-5).")
+        Optional[float],
+        typer.Option("--lr", help="Fine-tuning learning rate.", show_default="5e-5"),
     ] = None,
     train_batch_size: Annotated[
-        Optional[int], typer.Option(help="Fine-tuning batch size (default 16).")
+        Optional[int], typer.Option(help="Fine-tuning batch size.", show_default="16")
     ] = None,
     max_length: Annotated[
-        Optional[int], typer.Option(help="Encoder max tokens (default 128).")
+        Optional[int], typer.Option(help="Encoder max tokens.", show_default="128")
     ] = None,
     num_fewshot: Annotated[
-        Optional[int], typer.Option("--num-fewshot", "-k", help="Few-shot examples (default 5).")
+        Optional[int],
+        typer.Option(
+            "--num-fewshot",
+            "--num_fewshot",
+            "-k",
+            help="Few-shot examples.",
+            show_default="5",
+        ),
     ] = None,
     scoring: Annotated[
-        Optional[str], typer.Option(help="LLM scoring: loglik (default) or generate.")
+        Optional[ScoringChoice],
+        typer.Option(
+            help="LLM scoring: answer log-likelihoods, or generate and parse.",
+            show_default="loglik",
+        ),
     ] = None,
     chat_template: Annotated[
         Optional[bool],
         typer.Option(
             "--chat-template/--no-chat-template",
-            help="Use the tokenizer's chat template (default on).",
+            help="Use the tokenizer's chat template (lm-eval: --apply_chat_template).",
+            show_default="on",
         ),
     ] = None,
     template: Annotated[
         Optional[str], typer.Option(help="Prompt template with {field} placeholders.")
     ] = None,
     instruction: Annotated[
-        Optional[str], typer.Option(help="Prompt instruction replacing the built-in one.")
+        Optional[str],
+        typer.Option(help="Prompt instruction replacing the built-in one."),
     ] = None,
     verbalizers: Annotated[
-        Optional[str], typer.Option(help="Answer words, one per label, comma-separated.")
+        Optional[str],
+        typer.Option(help="Answer words, one per label, comma-separated."),
     ] = None,
     set_: Annotated[
         Optional[list[str]],
@@ -331,23 +415,54 @@ def run(
         ),
     ] = None,
     precision: Annotated[
-        Optional[str], typer.Option(help="auto (bf16 where supported), bf16 or fp32.")
+        Optional[PrecisionChoice],
+        typer.Option(help="Number format; auto is bf16 where supported.", show_default="auto"),
     ] = None,
     device: Annotated[
         Optional[str],
-        typer.Option(help="auto (CUDA, then mps, then CPU), cpu, cuda, cuda:N or mps."),
+        typer.Option(
+            metavar="<auto|cpu|cuda|cuda:N|mps>",
+            callback=_device,
+            help="Where to run; auto takes CUDA, then mps, then the CPU.",
+            show_default="auto",
+        ),
     ] = None,
     seed: Annotated[
-        Optional[int], typer.Option(help="Seed for sampling and training (default 99).")
+        Optional[int],
+        typer.Option(help="Seed for sampling and training.", show_default="99"),
     ] = None,
     latency_samples: Annotated[
-        Optional[int], typer.Option(help="Examples timed at batch size 1 (default 64).")
+        Optional[int],
+        typer.Option(help="Examples timed at batch size 1.", show_default="64"),
     ] = None,
     train_file: Annotated[
-        Optional[Path], typer.Option(help="Your own training data (CSV, JSONL, Parquet).")
+        Optional[Path],
+        typer.Option(help="Your own training data (CSV, JSONL, Parquet)."),
     ] = None,
     eval_file: Annotated[
-        Optional[Path], typer.Option(help="Your own eval data; omit for a stratified hold-out.")
+        Optional[Path],
+        typer.Option(help="Your own eval data; omit for a stratified hold-out."),
+    ] = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A Hugging Face dataset id (org/name) as your own data, instead of files."
+        ),
+    ] = None,
+    dataset_config: Annotated[
+        Optional[str],
+        typer.Option(help="The dataset's configuration, e.g. sst2 of nyu-mll/glue."),
+    ] = None,
+    train_split: Annotated[
+        Optional[str],
+        typer.Option(help="The dataset's training split.", show_default="train"),
+    ] = None,
+    eval_split: Annotated[
+        Optional[str],
+        typer.Option(
+            help="The dataset's eval split.",
+            show_default="a stratified hold-out of the train split",
+        ),
     ] = None,
     text_column: Annotated[str, typer.Option(help="Text column of your data.")] = "text",
     text_pair_column: Annotated[
@@ -359,12 +474,14 @@ def run(
     ] = 0.2,
     task_name: Annotated[str, typer.Option(help="Name for your own data's task.")] = "custom",
     task_file: Annotated[
-        Optional[list[Path]], typer.Option(help="Task YAML(s) describing your own data.")
+        Optional[list[Path]],
+        typer.Option(help="Task YAML(s) describing your own data."),
     ] = None,
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Re-run experiments already done (the old result stays until then)."
+            "--force",
+            help="Re-run experiments already done (the old result stays until then).",
         ),
     ] = False,
 ) -> None:
@@ -425,7 +542,11 @@ def _run(o: dict[str, Any]) -> None:
 
         try:
             result = run_grid(
-                planned, db_path, force=o["force"], progress=reporter, listener=Announce()
+                planned,
+                db_path,
+                force=o["force"],
+                progress=reporter,
+                listener=Announce(),
             )
         except KeyboardInterrupt:
             reporter.clear_stages()
