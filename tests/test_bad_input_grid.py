@@ -292,8 +292,6 @@ CASES = [
         "hub-id-missing",
         ("--model", "no-such-org/no-such-model"),
         expect=("no-such-org/no-such-model",),
-        lead=LEAD_PLANNING + ": a hub id is only tried when the method loads the model, after "
-        "a 'failed' row is stored (offline, it is not in the local cache)",
     ),
     Case(
         "gguf-not-gguf",

@@ -204,3 +204,41 @@ def model_kind(name: str) -> ModelKind | None:
     if path.is_dir() and list(path.glob("*.gguf")):
         return "causal"
     return None
+
+
+def check_hub_model(name: str) -> None:
+    """A hub id that cannot be loaded is an input error found in planning, not mid-grid.
+
+    Offline (``HF_HUB_OFFLINE``), the id must be in the local Hugging Face cache; online, the
+    hub is asked once whether it exists (a private or gated id the user can reach passes).
+    Anything else (a network error) is left for the method to report when it loads the model.
+    """
+    import os
+
+    if not _HUB_ID.match(name) or name in MODEL_ALIASES or Path(name).expanduser().exists():
+        return
+    try:
+        import huggingface_hub
+        from huggingface_hub.utils import HfHubHTTPError
+    except ImportError:  # transformers always brings it; without it the method will say so
+        return
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if offline:
+        cached = huggingface_hub.try_to_load_from_cache(name, "config.json")
+        if not isinstance(cached, str):
+            raise BakeoffError(
+                f"model '{name}' is not in the local Hugging Face cache and the hub is offline "
+                "(HF_HUB_OFFLINE); download it once online, or give a local folder or alias"
+            )
+        return
+    try:
+        huggingface_hub.model_info(name, timeout=10)
+    except HfHubHTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 404):
+            raise BakeoffError(
+                f"model '{name}' was not found on the Hugging Face hub (or needs a login: "
+                "`hf auth login`); check the id"
+            ) from None
+    except Exception:  # noqa: BLE001 - no network here: the load itself will report it
+        return

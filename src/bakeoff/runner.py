@@ -27,7 +27,7 @@ from bakeoff.environment import environment
 from bakeoff.errors import BakeoffError
 from bakeoff.methods import get_method_spec
 from bakeoff.metrics import compute_metrics
-from bakeoff.models import MODEL_ALIASES, model_kind, resolve_model
+from bakeoff.models import MODEL_ALIASES, check_hub_model, model_kind, resolve_model
 from bakeoff.records import Metrics, Timing, TrainingRecord
 from bakeoff.store import ResultsStore, StoreError
 from bakeoff.tasks import BUILTIN_TASKS, get_task
@@ -120,6 +120,7 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
     for model in grid.models:
         if model not in MODEL_ALIASES:
             resolve_model(model)  # unknown names, missing paths, non-GGUF files fail now
+            check_hub_model(model)
     skipped = _check_pairs(grid)
     tasks = tasks if tasks is not None else load_grid_tasks(grid)
     indices: dict[str, list[int]] = {}
