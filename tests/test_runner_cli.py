@@ -270,3 +270,27 @@ def test_sigkill_mid_grid_then_resume(tmp_path: Path, data_dir: Path, tiny_bert:
             assert eid in out  # reported as skipped
     assert all(len(store.predictions(eid)) == 32 for eid in records)
     assert store.integrity_ok()
+
+
+def test_same_command_twice_gives_identical_predictions(
+    tmp_path: Path, data_dir: Path, tiny_bert: Path
+) -> None:
+    """Two processes (with different hash seeds) running one command store the same predictions
+    and scores: sampling, training and evaluation depend on the seed alone."""
+    stores = []
+    for run, hash_seed in enumerate(("1", "2")):
+        db = tmp_path / f"run{run}.db"
+        cmd = [
+            sys.executable, "-m", "bakeoff.cli", "run", "--task", "rte", "--model",
+            str(tiny_bert), "--train-limit", "32", "--eval-limit", "24", "--epochs", "1",
+            "--latency-samples", "2", "--db", str(db),
+        ]  # fmt: skip
+        env = {**os.environ, "BAKEOFF_DATA_DIR": str(data_dir), "PYTHONHASHSEED": hash_seed}
+        subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=600)
+        stores.append(ResultsStore(db, readonly=True))
+    (a,), (b,) = (s.experiments("done") for s in stores)
+    assert a.id == b.id
+    first, second = stores[0].predictions(a.id), stores[1].predictions(b.id)
+    assert [(p.idx, p.pred, p.raw_scores) for p in first] == [
+        (p.idx, p.pred, p.raw_scores) for p in second
+    ]
