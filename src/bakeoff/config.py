@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,8 +41,16 @@ BatchSize = Annotated[int, Field(ge=1)] | Literal["auto"]
 MAX_SEED = 2**32 - 1
 #: settings that change how an experiment is timed, not what it predicts: kept out of its id
 TIMING_ONLY = frozenset({"latency_samples", "device"})
+
+
 #: where to run: auto (CUDA, else Apple mps, else CPU), cpu, cuda, cuda:N or mps
-Device = Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")]
+def _device(v: str) -> str:
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
+        raise ValueError(f"unknown device {v!r}; use auto, cpu, cuda, cuda:N (e.g. cuda:1) or mps")
+    return v
+
+
+Device = Annotated[str, AfterValidator(_device)]
 
 
 class Strict(BaseModel):
