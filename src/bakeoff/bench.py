@@ -241,7 +241,7 @@ def run_bench(
 ) -> tuple[list[BenchRow], dict[str, float]]:
     """Measure each architecture on real texts (and, with ``max_lengths``, on inputs stretched to
     each length) under the timing protocol; returns the rows and the measured matmul rates."""
-    from bakeoff.environment import best_device, resolve_precision
+    from bakeoff.environment import best_device, bf16_supported, resolve_precision
     from bakeoff.methods.finetune import EncoderClassifier
     from bakeoff.methods.prompted import PREFIX_PROBES
     from bakeoff.timing import timed_evaluation
@@ -255,7 +255,10 @@ def run_bench(
         )
     device = best_device()
     prec = resolve_precision(precision, device)
-    rates = {"bf16": matmul_rate("bf16", device=device), "fp32": matmul_rate("fp32", device=device)}
+    # bf16 only where the hardware does it: emulated bf16 (e.g. an AVX2-only CPU) takes minutes
+    # to measure and would be a roof nothing runs at
+    wanted = ["fp32"] + (["bf16"] if bf16_supported(device) or prec == "bf16" else [])
+    rates = {p: matmul_rate(p, device=device) for p in wanted}
     task, examples = _texts(data_dir, task_name, limit, seed)
     tokenizers = _stand_in_tokenizers()
     rows: list[BenchRow] = []

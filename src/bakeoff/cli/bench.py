@@ -121,7 +121,7 @@ def bench(
         fail(exc)
     console.print(table)
     console.print(
-        f"matmul rate: bf16 {rates['bf16'] / 1e9:.0f} GFLOP/s, fp32 {rates['fp32'] / 1e9:.0f} GFLOP/s; "
+        "matmul rate: " + ", ".join(f"{p} {r / 1e9:.0f} GFLOP/s" for p, r in rates.items()) + "; "
         "roof = rate / (2 x non-embedding params x tokens computed per example)"
     )
     if json_out:
