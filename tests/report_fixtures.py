@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bakeoff.classifier import INVALID, Predictions
-from bakeoff.config import ExperimentConfig, FinetuneSettings, PromptSettings
+from bakeoff.config import ExperimentConfig, PromptSettings
 from bakeoff.data import Example
+from bakeoff.methods import get_method_spec
 from bakeoff.metrics import compute_metrics
 from bakeoff.records import Timing, TrainingRecord
 from bakeoff.store import ResultsStore
@@ -76,19 +77,32 @@ def add_experiment(
     training: TrainingRecord | None = None,
     k: int = 5,
     eval_limit: int | None = None,
+    seed: int = 99,
+    train_limit: int | None = None,
 ) -> str:
-    """Store one finished experiment whose answers are right except on ``wrong`` (positions)."""
+    """Store one finished experiment whose answers are right except on ``wrong`` (positions).
+
+    ``seed`` and ``train_limit`` go into its configuration (a label-budget curve is several
+    ``train_limit`` values, each with several seeds); pass ``training`` with the matching
+    ``labels_used``.
+    """
     indices = list(indices if indices is not None else range(len(gold)))
+    spec = get_method_spec(method)
+    settings = (
+        spec.settings_model()
+        if spec.settings_model is not PromptSettings
+        else PromptSettings(k=0 if method == "zero-shot" else k)
+    )
     config = ExperimentConfig(
         task=task,
         data_fingerprint=dataset_key.split(":")[1],
         eval_split="validation",
         model=model,
         method=method,
-        settings=FinetuneSettings()
-        if method == "finetune"
-        else PromptSettings(k=0 if method == "zero-shot" else k),
+        settings=settings,
         eval_limit=eval_limit,
+        seed=seed,
+        train_limit=train_limit,
     )
     eid = config.experiment_id()
     n_labels = len(labels)

@@ -11,10 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bakeoff.data import Example
 from bakeoff.errors import BakeoffError
 from bakeoff.metrics import accuracy_interval
-from bakeoff.report import ReportOptions, build_report, report_command
 from bakeoff.records import TrainingRecord
+from bakeoff.report import ReportOptions, build_report, report_command
 from bakeoff.report.analysis import ReportData, collect, cost_per_million, daily_load
 from bakeoff.report.figures import (
     accuracy_bars_data,
@@ -80,9 +81,14 @@ def test_markdown_tables(written: dict[str, Path]) -> None:
         f"| majority class (baseline) | {_half(16, 30)} (always 'entailment') | "
         f"{_half(20, 40)} (always 'positive') |"
     ) in md
-    # speed row: throughput, batch, latency p50 / p95, memory, device
+    # speed row: throughput, batch, latency p50 / p95, memory, device; one unit per column
+    assert "| peak memory MB | device | training (h) |" in md
     assert (
-        "| sst2 | minilm · finetune | 400 | 32 | 2.5 / 4 | 300 (RSS) | cpu · Test CPU 2-core | 2 h |"
+        "| sst2 | minilm · finetune | 400 | 32 | 2.5 / 4 | 300 (RSS) | cpu · Test CPU 2-core | 2 |"
+        in md
+    )
+    assert (
+        "| rte | minilm · finetune | 350 | 32 | 3 / 5 | 310 (RSS) | cpu · Test CPU 2-core | 0.167 |"
         in md
     )
     # invalid answers, significance, winners, cost, advice and hard examples
@@ -92,8 +98,9 @@ def test_markdown_tables(written: dict[str, Path]) -> None:
     assert (
         "| minilm · finetune | smollm2-135m · few-shot | 40 | 4 | 2 | 0.688 | 0.688 | tied |" in md
     )
+    assert "| time per 1M (h) | cost per 1M | training time (h) | training cost |" in md
     assert (
-        "| sst2 | minilm · finetune | 400 | cpu · Test CPU 2-core | 41.7 min | $0.69 | 2 h | $2.00 |"
+        "| sst2 | minilm · finetune | 400 | cpu · Test CPU 2-core | 0.694 | $0.69 | 2 | $2.00 |"
         in md
     )
     assert "**Use minilm · finetune.**" in md
@@ -300,15 +307,43 @@ def test_advice_text_changes_with_options(store: ResultsStore, tmp_path: Path) -
     assert "$3 per device-hour" in md
 
 
-def test_challenge_payload_has_every_answer(data: ReportData) -> None:
+def test_challenge_payload_is_balanced_by_label(data: ReportData) -> None:
     tasks = {t["task"]: t for t in challenge_payload(data)}
+    for t in tasks.values():
+        golds = [item["gold"] for item in t["items"]]
+        # equal numbers of each label: always pressing one key scores 1/2 on these tasks
+        assert len(golds) == 12 and golds.count(0) == golds.count(1) == 6
+        assert "always pressing one key scores 50%" in t["note"]
+        # in a seeded shuffled order, not grouped by label
+        assert golds != sorted(golds) and golds != sorted(golds, reverse=True)
+        names = {m["name"] for m in t["models"]}
+        assert all({a["name"] for a in item["answers"]} == names for item in t["items"])
     sst2 = tasks["sst2"]
     assert sst2["labels"] == ["negative", "positive"]
-    first = sst2["items"][0]
-    assert {a["name"] for a in first["answers"]} == {m["name"] for m in sst2["models"]}
-    assert all(not a["correct"] for a in first["answers"])  # idx 0 and 1: every model wrong
-    assert {sst2["items"][0]["idx"], sst2["items"][1]["idx"]} == {0, 1}
-    assert len(tasks["rte"]["items"]) == 10  # only disagreements on rte: none is missed by most
+    # idx 0 and 1 (every model wrong) are the hardest of their labels, so they are shown
+    worst = [item for item in sst2["items"] if item["idx"] in (0, 1)]
+    assert len(worst) == 2 and all(not a["correct"] for w in worst for a in w["answers"])
+    assert challenge_payload(data) == challenge_payload(data)  # the order is seeded
+
+
+def test_challenge_balances_a_one_sided_set_of_hard_examples(tmp_path: Path) -> None:
+    """A model that answers 'b' for everything makes every 'a' example hard; the challenge
+    still shows as many 'b' examples, so pressing 'b' throughout scores half."""
+    store = ResultsStore(tmp_path / "b.db")
+    gold = [0] * 10 + [1] * 30
+    common = {"task": "t", "dataset_key": "t:fp:validation", "labels": ["a", "b"], "gold": gold}
+    store.save_examples(
+        "t:fp:validation", [(i, Example(f"text {i}", g)) for i, g in enumerate(gold)], "t", [1, 3]
+    )
+    add_experiment(store, model="m", method="zero-shot", wrong=set(range(10)), **common)
+    add_experiment(store, model="e", method="finetune", wrong=set(range(8)), **common)
+    data = collect(store, ReportOptions(challenge_size=8))
+    section = data.section("t")
+    assert {ex.gold for ex in section.hard} == {"a"}
+    golds = [ex.gold for ex in section.challenge]
+    assert golds.count("a") == golds.count("b") == 4
+    # within a label, the hardest first: the 'a' examples both models missed
+    assert {ex.idx for ex in section.challenge if ex.gold == "a"} <= set(range(8))
 
 
 def test_errors(tmp_path: Path, store: ResultsStore) -> None:

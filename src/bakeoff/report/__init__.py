@@ -111,9 +111,10 @@ def build_report(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         current = {p.name for f in figures for p in (f.png, f.svg)}
-        for stale in fig_dir.glob("confusion_*"):  # tasks no longer in the store
-            if stale.name not in current and stale.suffix in (".png", ".svg"):
-                stale.unlink()
+        for pattern in ("confusion_*", "curve_*"):  # tasks (or curves) no longer in the store
+            for stale in fig_dir.glob(pattern):
+                if stale.name not in current and stale.suffix in (".png", ".svg"):
+                    stale.unlink()
         ctx = context(data, figures, out_dir)
         pages = (
             ("report.md", render_markdown(ctx)),

@@ -8,19 +8,37 @@ Drawing and templating live elsewhere so that this module can be tested on plain
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
+import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 from bakeoff.baseline import Baseline, majority_baseline
+from bakeoff.curves import (
+    Candidate,
+    Curve,
+    LabelAdvice,
+    SeedBootstrap,
+    advise_at,
+    build_curve,
+    describe_labels,
+    interval_text,
+    replicates_for,
+    round_labels,
+    seed_group_key,
+)
 from bakeoff.errors import BakeoffError
 from bakeoff.methods import MethodSpec, get_method_spec
+from bakeoff.metrics import compute_metrics
 from bakeoff.naming import experiment_names, short_model
 from bakeoff.records import Metrics, Timing, TrainingRecord
 from bakeoff.report.options import LatencyStat, ReportOptions
-from bakeoff.stats import Outcomes, TaskVerdict, decide, holm
+from bakeoff.stats import Outcomes, PairedComparison, TaskVerdict, compare_pair, decide, holm
 from bakeoff.store import ExampleRow, ExperimentRecord, PredictionRow, ResultsStore
 from bakeoff.tasks import BUILTIN_TASKS
 
@@ -84,16 +102,38 @@ def daily_load(cost: Cost, volume: float, price_per_hour: float, horizon_days: f
 
 @dataclass
 class Entry:
-    """One finished experiment with its predictions, as shown in the report."""
+    """One finished experiment with its predictions, as shown in the report; or one
+    configuration run with several seeds (``seeds`` holds each run).
+
+    For a seed group, ``record`` is the first seed's record with the group's numbers in it:
+    accuracy is the mean over seeds with a bootstrap interval over examples and seeds, timings
+    are means, and ``rows`` hold the seeds' consensus answer per example (their most common
+    label), which is what the hard examples and the challenge page show. ``all_rows`` are every
+    seed's own answers (the confusion matrices sum them).
+    """
 
     record: ExperimentRecord
     name: str
     rows: list[PredictionRow]
     cost: Cost
+    seeds: list[Entry] = field(default_factory=list)
 
     @property
     def id(self) -> str:
         return self.record.id
+
+    @property
+    def runs(self) -> list[Entry]:
+        """The experiments behind this entry: the seeds of a group, else the entry itself."""
+        return self.seeds or [self]
+
+    @property
+    def all_rows(self) -> list[PredictionRow]:
+        return [r for e in self.runs for r in e.rows]
+
+    @property
+    def seed_accuracies(self) -> list[float]:
+        return [e.accuracy for e in self.runs]
 
     @property
     def task(self) -> str:
@@ -254,6 +294,10 @@ class Advice:
     no_pick_reason: str = ""
     #: what to try next when nothing beats the baseline
     suggestions: list[str] = field(default_factory=list)
+    #: with ``--labels`` and a label-budget curve: the curve read at that budget
+    at_labels: LabelAdvice | None = None
+    #: ``at_labels`` in sentences: the headline, then the reasons
+    at_labels_lines: list[str] = field(default_factory=list)
 
 
 def _fmt_int(x: float) -> str:
@@ -282,19 +326,33 @@ def constraint_lines(options: ReportOptions) -> list[str]:
     return lines
 
 
+#: the majority-class baseline's key in a task's bootstrap
+BASELINE_KEY = "majority class (baseline)"
+
+
 def baseline_tests(
-    baseline: Baseline | None, entries: Sequence[Entry], alpha: float
+    baseline: Baseline | None,
+    entries: Sequence[Entry],
+    alpha: float,
+    boot: SeedBootstrap | None = None,
 ) -> dict[str, tuple[bool, float]]:
     """Experiment id -> (significantly better than the baseline, Holm-adjusted p), by the paired
     exact test on the examples both scored, corrected over the task's experiments as the
-    pairwise comparisons are."""
+    pairwise comparisons are. A configuration run with several seeds is tested by the
+    bootstrap over examples and seeds instead (see :mod:`bakeoff.curves`)."""
     if baseline is None:
         return {}
-    tests = {e.id: baseline.test(e.rows) for e in entries}
-    reject, adjusted = holm([t.p_value for t in tests.values()], alpha)
+    tests: dict[str, tuple[float, bool]] = {}
+    for e in entries:
+        if e.seeds and boot is not None and e.id in boot and BASELINE_KEY in boot:
+            c = boot.compare(e.id, BASELINE_KEY)
+            tests[e.id] = (c.p_value, c.difference > 0)
+        else:
+            t = baseline.test(e.rows)
+            tests[e.id] = (t.p_value, t.a_only > t.b_only)
+    reject, adjusted = holm([p for p, _ in tests.values()], alpha)
     return {
-        rid: (bool(r) and t.a_only > t.b_only, p)
-        for (rid, t), r, p in zip(tests.items(), reject, adjusted)
+        rid: (bool(r) and up, p) for (rid, (_, up)), r, p in zip(tests.items(), reject, adjusted)
     }
 
 
@@ -410,7 +468,9 @@ def advise(
         if options.daily_volume is not None
         else "per million examples"
     )
-    acc = f"{100 * pick.accuracy:.1f}% (95% interval {100 * pick.ci_low:.1f}–{100 * pick.ci_high:.1f})"
+    acc = f"{100 * pick.accuracy:.1f}% (95% interval [{100 * pick.ci_low:.1f}, {100 * pick.ci_high:.1f}])"
+    if pick.seeds:
+        acc += f", the mean over {len(pick.seeds)} seeds"
     advice.reasons.append(f"most accurate of the {len(feasible)} feasible experiments: {acc}")
     if baseline is not None:
         advice.reasons.append(
@@ -541,6 +601,425 @@ def hard_examples(
     return hard_list, split_list
 
 
+def challenge_examples(
+    entries: Sequence[Entry],
+    examples: dict[int, ExampleRow],
+    label_names: Sequence[str],
+    size: int,
+    seed: str = "",
+) -> list[HardExample]:
+    """The challenge page's examples: the hardest of each gold label, equally many per label,
+    in a seeded random order.
+
+    Equal numbers per label mean a reader who presses one key throughout scores 1/k (k labels
+    present), so that strategy cannot beat a model; the hard examples alone are often mostly one
+    label (those a biased model gets wrong). Within a label: most-missed first, then
+    encoder/LLM disagreements, then those missed with the most confidence. The order is
+    shuffled (seeded by ``seed``) so that labels do not come in a pattern.
+    """
+    by_idx: dict[int, list[Answer]] = {}
+    for e in entries:
+        for row in e.rows:
+            if row.idx in examples:
+                by_idx.setdefault(row.idx, []).append(_answer(e, row, label_names))
+    ranked: dict[int, list[tuple[tuple[float, ...], int, str | None, str | None]]] = {}
+    for idx, answers in by_idx.items():
+        wrong = sum(not a.correct for a in answers)
+        confs = [a.confidence for a in answers if not a.correct and a.confidence is not None]
+        enc = [a for a in answers if a.family == "encoder"]
+        llm = [a for a in answers if a.family == "LLM"]
+        enc_label = _majority(enc)[0] if enc else None
+        llm_label = _majority(llm)[0] if llm else None
+        split = enc_label is not None and llm_label is not None and enc_label != llm_label
+        key = (-wrong / len(answers), -float(split), -(sum(confs) / len(confs) if confs else 0.0))
+        item = (key, idx, enc_label if split else None, llm_label if split else None)
+        ranked.setdefault(examples[idx].gold, []).append(item)
+    if not ranked:
+        return []
+    per_label = max(1, size // len(ranked))
+    per_label = min(per_label, min(len(items) for items in ranked.values()))
+    chosen = []
+    for gold in sorted(ranked):
+        chosen += sorted(ranked[gold])[:per_label]
+    chosen.sort(key=lambda item: item[1])
+    random.Random(f"bakeoff challenge {seed}").shuffle(chosen)
+    out = []
+    for _, idx, enc, llm in chosen:
+        ex = examples[idx]
+        gold = label_names[ex.gold] if 0 <= ex.gold < len(label_names) else str(ex.gold)
+        answers = by_idx[idx]
+        wrong = sum(not a.correct for a in answers)
+        out.append(
+            HardExample(
+                idx, ex.text, ex.text_pair, gold, wrong, len(answers), tuple(answers), enc, llm
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# configurations run with several seeds
+
+
+@dataclass(frozen=True)
+class SeededComparison(PairedComparison):
+    """A pair compared by the bootstrap over examples and seeds (at least one side has several
+    seeds): the difference of mean accuracies A - B with its 95% interval."""
+
+    difference: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    seeds_a: int = 1
+    seeds_b: int = 1
+
+    @property
+    def better(self) -> str | None:
+        if not self.significant:
+            return None
+        return self.a if self.difference > 0 else self.b
+
+
+def _consensus(members: Sequence[Entry]) -> list[PredictionRow]:
+    """Per example, the seeds' most common answer (ties: the higher mean score, else the first
+    seed's answer); scores are averaged where every seed kept them."""
+    by_idx: dict[int, list[PredictionRow]] = {}
+    for e in members:
+        for r in e.rows:
+            by_idx.setdefault(r.idx, []).append(r)
+    out = []
+    for idx in sorted(by_idx):
+        rows = by_idx[idx]
+        counts = Counter(r.pred for r in rows)
+        top = max(counts.values())
+        tied = [r.pred for r in rows if counts[r.pred] == top]
+        with_scores = all(r.scores for r in rows)
+        mean_scores = (
+            [sum(r.scores[j] for r in rows) / len(rows) for j in range(len(rows[0].scores))]  # type: ignore[index]
+            if with_scores and len({len(r.scores or []) for r in rows}) == 1
+            else None
+        )
+        if mean_scores is not None and len(set(tied)) > 1:
+            pred = max(
+                dict.fromkeys(tied),
+                key=lambda p: mean_scores[p] if 0 <= p < len(mean_scores) else -1.0,
+            )
+        else:
+            pred = tied[0]
+        raw = next((r.raw for r in rows if r.pred == pred), None)
+        out.append(PredictionRow(idx, rows[0].gold, pred, mean_scores, raw))
+    return out
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def seed_group(members: Sequence[Entry], name: str, price_per_hour: float) -> Entry:
+    """One configuration run with several seeds, as one entry (see :class:`Entry`)."""
+    rep = members[0].record
+    assert rep.metrics is not None
+    gold = [r.gold for e in members for r in e.rows]
+    pred = [r.pred for e in members for r in e.rows]
+    pooled = compute_metrics(gold, pred, rep.label_names) if gold else rep.metrics
+    accuracy = _mean([e.accuracy for e in members])
+    metrics = dataclasses.replace(
+        pooled,
+        n=rep.metrics.n,
+        accuracy=accuracy,
+        accuracy_ci_low=accuracy,
+        accuracy_ci_high=accuracy,
+    )
+    timings = [e.timings for e in members if e.timings is not None]
+    timing = (
+        dataclasses.replace(
+            timings[0],
+            throughput_per_s=_mean([t.throughput_per_s for t in timings]),
+            latency_median_ms=_mean([t.latency_median_ms for t in timings]),
+            latency_p95_ms=_mean([t.latency_p95_ms for t in timings]),
+            peak_memory_mb=max(t.peak_memory_mb for t in timings),
+        )
+        if len(timings) == len(members)
+        else rep.timing
+    )
+    training = rep.training
+    if training is not None:
+        seen: dict[str, list[int]] = {}
+        for e in members:
+            for w in e.warnings:
+                seen.setdefault(w, []).append(e.record.config.seed)
+        warnings = [
+            w if len(s) == len(members) else f"{w} (seed {', '.join(map(str, s))})"
+            for w, s in seen.items()
+        ]
+        training = dataclasses.replace(
+            training,
+            train_time_s=_mean([e.train_time_s for e in members]),
+            warnings=warnings,
+        )
+    key = seed_group_key(rep.config)
+    gid = "seeds-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+    record = dataclasses.replace(rep, id=gid, metrics=metrics, timing=timing, training=training)
+    cost = cost_per_million(
+        timing.throughput_per_s if timing else 0.0,
+        price_per_hour,
+        training.train_time_s if training else 0.0,
+    )
+    return Entry(record, name, _consensus(members), cost, seeds=list(members))
+
+
+def decide_seeded(entries: Sequence[Entry], boot: SeedBootstrap, alpha: float) -> TaskVerdict:
+    """The winner rule of :func:`bakeoff.stats.decide`, where configurations may have several
+    seeds: a pair of single runs is compared by McNemar's exact test as always; a pair with
+    several seeds on either side by the bootstrap over examples and seeds. Holm's correction
+    runs over all of the task's pairs together."""
+    if not entries:
+        return TaskVerdict("empty", None, alpha)
+    raw: list[PairedComparison] = []
+    for x, y in combinations(entries, 2):
+        if (x.seeds or y.seeds) and x.id in boot and y.id in boot:
+            c = boot.compare(x.id, y.id)
+            if not c.n:
+                raw.append(
+                    PairedComparison(x.id, y.id, False, note="not compared: no example in common")
+                )
+                continue
+            raw.append(
+                SeededComparison(
+                    x.id,
+                    y.id,
+                    comparable=True,
+                    n=c.n,
+                    accuracy_a=x.accuracy,
+                    accuracy_b=y.accuracy,
+                    p_value=c.p_value,
+                    difference=c.difference,
+                    low=c.low,
+                    high=c.high,
+                    seeds_a=c.seeds_a,
+                    seeds_b=c.seeds_b,
+                )
+            )
+        elif x.seeds or y.seeds:
+            raw.append(
+                PairedComparison(
+                    x.id,
+                    y.id,
+                    False,
+                    note=f"not compared: evaluated on different data ({x.record.dataset_key} "
+                    f"vs {y.record.dataset_key})",
+                )
+            )
+        else:
+            raw.append(
+                compare_pair(
+                    Outcomes.from_predictions(x.record, x.rows),
+                    Outcomes.from_predictions(y.record, y.rows),
+                )
+            )
+    tested = [c for c in raw if c.comparable and c.p_value is not None]
+    reject, adjusted = holm([c.p_value for c in tested], alpha)  # type: ignore[misc]
+    corrected = {id(c): (r, p) for c, r, p in zip(tested, reject, adjusted)}
+    comparisons = [
+        dataclasses.replace(c, p_holm=corrected[id(c)][1], significant=corrected[id(c)][0])
+        if id(c) in corrected
+        else c
+        for c in raw
+    ]
+    leader = max(entries, key=lambda e: e.accuracy).id
+    if len(entries) == 1:
+        return TaskVerdict("alone", leader, alpha, comparisons=comparisons)
+    verdict = TaskVerdict("tie", leader, alpha, comparisons=comparisons)
+    for c in comparisons:
+        if not c.involves(leader):
+            continue
+        other = c.other(leader)
+        if not c.comparable:
+            verdict.not_comparable.append(other)
+        elif not c.significant:
+            verdict.tied_with.append(other)
+        elif c.better == leader:
+            verdict.beats.append(other)
+        else:
+            verdict.not_beaten.append(other)
+    if len(verdict.beats) == len(entries) - 1:
+        verdict.status = "winner"
+    return verdict
+
+
+# ---------------------------------------------------------------------------------------------
+# the label-budget curve
+
+
+@dataclass
+class CurveSection:
+    """A task's label-budget curve and what the report says about it."""
+
+    curve: Curve
+    #: sentences: each trained line against each prompted configuration
+    sentences: list[str]
+    #: entry id of each configuration on the curve (for colours and latency)
+    line_entries: dict[str, list[Entry]]
+
+
+def curve_inputs(
+    entries: Sequence[Entry],
+) -> tuple[
+    dict[str, list[tuple[int, str]]],
+    dict[str, tuple[int, str]],
+    dict[str, tuple[int, str]],
+    dict[str, list[Entry]],
+]:
+    """Lines (trained configurations at several sizes), prompted references and single-size
+    trained points, keyed as the bootstrap is (entry ids).
+
+    A line is every trained entry that shares its configuration except the training-set size
+    and the seed; it is named by what sets it apart from the other lines ("minilm · finetune").
+    """
+    trained = [e for e in entries if e.spec.trains and e.labels_used is not None]
+    by_line: dict[str, list[Entry]] = {}
+    reps: dict[str, ExperimentRecord] = {}
+    for e in trained:
+        config = e.record.config.model_copy(update={"seed": 0, "train_limit": None})
+        key = seed_group_key(config)
+        by_line.setdefault(key, []).append(e)
+        reps.setdefault(key, dataclasses.replace(e.record, config=config))
+    names = experiment_names([(k, r.config) for k, r in reps.items()])
+    lines: dict[str, list[tuple[int, str]]] = {}
+    points: dict[str, tuple[int, str]] = {}
+    members: dict[str, list[Entry]] = {}
+    for key, group in by_line.items():
+        sizes: dict[int, Entry] = {}
+        for e in sorted(group, key=lambda e: (-len(e.runs), e.id)):
+            sizes.setdefault(e.labels_used or 0, e)  # one configuration per size
+        if len(sizes) >= 2:
+            lines[names[key]] = [(x, sizes[x].id) for x in sorted(sizes)]
+            members[names[key]] = [sizes[x] for x in sorted(sizes)]
+        else:
+            ((x, e),) = sizes.items()
+            points[e.name] = (x, e.id)
+            members[e.name] = [e]
+    references = {}
+    for e in entries:
+        if not e.spec.trains and e.labels_used is not None:
+            references[e.name] = (e.labels_used, e.id)
+            members[e.name] = [e]
+    return lines, references, points, members
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def crossing_sentences(curve: Curve) -> list[str]:
+    """ "minilm · finetune overtakes gemma3-270m · few-shot at about 180 labels (95% interval
+    [60, 420])", or that it never does within the budgets tried, per line and reference."""
+    out = []
+    for c in curve.crossings:
+        interval = interval_text(c.low, c.high, c.smallest, c.largest)
+        ref = next(r for r in curve.references if r.name == c.reference)
+        level = f"{_pct(ref.mean)}%"
+        if c.labels == math.inf:
+            out.append(
+                f"{c.line} does not reach {c.reference} ({level}) within the budgets tried "
+                f"(up to {c.largest:,} labels"
+                + (")" if c.low == math.inf else f"; 95% interval of the crossing {interval})")
+            )
+        elif c.labels == -math.inf:
+            out.append(
+                f"{c.line} is at or above {c.reference} ({level}) already at the smallest "
+                f"budget tried, {c.smallest:,} labels"
+                + ("" if c.high == -math.inf else f" (95% interval of the crossing {interval})")
+            )
+        else:
+            out.append(
+                f"{c.line} overtakes {c.reference} ({level}) at about "
+                f"{round_labels(c.labels)} labels (95% interval {interval})"
+            )
+    return out
+
+
+def _candidate_latency(group: Sequence[Entry], stat: LatencyStat) -> float:
+    return _mean([e.latency_ms(stat) for e in group])
+
+
+def label_advice(
+    curve_section: CurveSection,
+    boot: SeedBootstrap,
+    options: ReportOptions,
+    baseline: Baseline | None,
+) -> tuple[LabelAdvice, list[str]]:
+    """The curve read at ``options.labels``: the advice and its sentences."""
+    assert options.labels is not None
+    curve = curve_section.curve
+    candidates: list[Candidate] = []
+    late: list[tuple[str, str]] = []
+    groups = [(line.name, [(p.labels, p.key) for p in line.points]) for line in curve.lines]
+    groups += [(r.name, [(r.labels, r.key)]) for r in curve.references + curve.points]
+    for name, members in groups:
+        latency = _candidate_latency(curve_section.line_entries[name], options.latency_stat)
+        if options.latency_budget_ms is not None and latency > options.latency_budget_ms:
+            late.append(
+                (
+                    name,
+                    f"{options.latency_stat} latency {latency:.3g} ms exceeds the "
+                    f"{options.latency_budget_ms:g} ms budget",
+                )
+            )
+            continue
+        candidates.append(
+            Candidate(name, tuple(x for x, _ in members), tuple(k for _, k in members))
+        )
+    la = advise_at(
+        boot,
+        candidates,
+        options.labels,
+        BASELINE_KEY if baseline is not None and BASELINE_KEY in boot else None,
+        options.alpha,
+    )
+    la.excluded = late + la.excluded
+    n = f"{options.labels:,}"
+    lines: list[str] = []
+    if la.pick is None:
+        lines.append(f"At {n} labels the curve recommends nothing: {la.no_pick_reason}.")
+        return la, lines
+    lines.append(
+        f"At {n} labels, use {la.pick}: {_pct(la.accuracy)}% (95% interval "
+        f"[{_pct(la.low)}, {_pct(la.high)}]), {la.basis}."
+    )
+    if la.runner_up is not None:
+        lines.append(
+            f"Next best there: {la.runner_up} at {_pct(la.runner_up_accuracy)}%; "
+            f"{la.pick} is the best in {100 * la.share_best:.0f}% of bootstrap draws over "
+            "examples and seeds."
+        )
+    if baseline is not None and la.baseline_p is not None:
+        lines.append(
+            f"Significantly better than always answering '{baseline.label_name}' "
+            f"({_pct(baseline.accuracy)}%; bootstrap p = {la.baseline_p:.2g})."
+        )
+    if la.change_at is None:
+        lines.append(
+            f"You have more labels than the largest budget tried ({la.largest:,}): beyond it "
+            "the curves are not measured; run the grid with larger sizes to know more."
+        )
+    elif la.change_at == math.inf:
+        upper = interval_text(la.change_low, la.change_high, options.labels, la.largest)
+        lines.append(
+            f"More labels would not change the answer within the budgets tried (up to "
+            f"{la.largest:,}): nothing overtakes {la.pick} (95% interval of the change "
+            f"{upper})."
+        )
+    else:
+        more = la.change_at - options.labels
+        lines.append(
+            f"With more labels the answer changes: {la.change_to} overtakes {la.pick} at "
+            f"{describe_labels(la.change_at, options.labels, la.largest)} (about "
+            f"{round_labels(more)} more; 95% interval "
+            f"{interval_text(la.change_low, la.change_high, options.labels, la.largest)})."
+        )
+    return la, lines
+
+
 # ---------------------------------------------------------------------------------------------
 # the whole report's data
 
@@ -563,6 +1042,14 @@ class TaskSection:
     baseline: Baseline | None = None
     #: experiment id -> (significantly better than the baseline, Holm-adjusted p)
     vs_baseline: dict[str, tuple[bool, float]] = field(default_factory=dict)
+    #: some configuration was run with several seeds: entries are configurations (seed groups)
+    seeded: bool = False
+    #: the label-budget curve, where a trained configuration was run at two sizes or more
+    curve: CurveSection | None = None
+    #: the challenge page's examples (balanced by gold label)
+    challenge: list[HardExample] = field(default_factory=list)
+    #: bootstrap replicates behind the seed-aware intervals and tests (0: none were needed)
+    replicates: int = 0
 
     def beats_baseline(self, experiment_id: str) -> bool:
         """True where there is no baseline to beat (old stores) or the experiment beats it."""
@@ -608,6 +1095,71 @@ def _task_fields(task: str, examples: dict[int, ExampleRow]) -> tuple[str, ...]:
     return ("text", "text pair") if is_pair else ("text",)
 
 
+def _entries(
+    store: ResultsStore, recs: Sequence[ExperimentRecord], options: ReportOptions
+) -> tuple[list[Entry], bool]:
+    """The task's entries, and whether any configuration was run with several seeds.
+
+    With one seed per configuration, every experiment is an entry named as ever. Otherwise the
+    experiments of one configuration (equal but for the seed) become one entry, named without
+    the seed; its seeds are entries named "... · seed N".
+    """
+    singles = [
+        Entry(
+            r,
+            "",
+            store.predictions(r.id),
+            cost_per_million(
+                r.timing.throughput_per_s if r.timing else 0.0,
+                options.price_per_hour,
+                r.training.train_time_s if r.training else 0.0,
+            ),
+        )
+        for r in recs
+    ]
+    groups: dict[str, list[Entry]] = {}
+    for e in singles:
+        groups.setdefault(seed_group_key(e.record.config), []).append(e)
+    if all(len(g) == 1 for g in groups.values()):
+        names = experiment_names([(r.id, r.config) for r in recs])
+        for e in singles:
+            e.name = names[e.id]
+        return singles, False
+    reps = {k: g[0].record.config.model_copy(update={"seed": 0}) for k, g in groups.items()}
+    names = experiment_names(list(reps.items()))
+    entries = []
+    for key, members in groups.items():
+        members.sort(key=lambda e: e.record.config.seed)
+        if len(members) == 1:
+            members[0].name = names[key]
+            entries.append(members[0])
+            continue
+        for e in members:
+            e.name = f"{names[key]} · seed {e.record.config.seed}"
+        entries.append(seed_group(members, names[key], options.price_per_hour))
+    return entries, True
+
+
+def _bootstrap(entries: Sequence[Entry], baseline: Baseline | None, alpha: float) -> SeedBootstrap:
+    """One bootstrap for the task: every entry's seeds, and the baseline, on shared examples."""
+    runs: dict[str, list[dict[int, bool]]] = {
+        e.id: [{r.idx: r.pred == r.gold for r in run.rows} for run in e.runs] for e in entries
+    }
+    if baseline is not None:
+        runs[BASELINE_KEY] = [dict(baseline.correct)]
+    n_tests = len(entries) * (len(entries) - 1) // 2 + len(entries)
+    return SeedBootstrap(runs, replicates_for(n_tests, alpha))
+
+
+def _with_interval(e: Entry, boot: SeedBootstrap) -> None:
+    """A seed group's accuracy interval: the bootstrap over examples and seeds."""
+    low, high = boot.interval(e.id)
+    assert e.record.metrics is not None
+    e.record.metrics = dataclasses.replace(
+        e.record.metrics, accuracy_ci_low=low, accuracy_ci_high=high
+    )
+
+
 def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
     """Read every finished experiment and derive the report's contents."""
     records = store.experiments(status="done")
@@ -629,20 +1181,8 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
         recs = sorted(
             by_task[task], key=lambda r: (method_order(r.method), short_model(r.model), r.id)
         )
-        names = experiment_names([(r.id, r.config) for r in recs])
-        entries = [
-            Entry(
-                r,
-                names[r.id],
-                store.predictions(r.id),
-                cost_per_million(
-                    r.timing.throughput_per_s if r.timing else 0.0,
-                    options.price_per_hour,
-                    r.training.train_time_s if r.training else 0.0,
-                ),
-            )
-            for r in recs
-        ]
+        entries, seeded = _entries(store, recs, options)
+        names = {e.id: e.name for e in entries}
         notes: list[str] = []
         missing = [e.name for e in entries if not e.rows]
         if missing:
@@ -650,12 +1190,6 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
                 f"no stored predictions for {', '.join(missing)}: left out of paired tests"
             )
         scored = [e for e in entries if e.rows]
-        verdict = decide(
-            [Outcomes.from_predictions(e.record, e.rows) for e in scored], options.alpha
-        )
-        for c in verdict.comparisons:
-            if c.note:
-                notes.append(f"{names[c.a]} vs {names[c.b]}: {c.note}")
         label_names = list(recs[0].label_names)
         if any(list(r.label_names) != label_names for r in recs):
             notes.append("experiments disagree on the label names; showing the first experiment's")
@@ -667,16 +1201,48 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
             )
         examples = store.examples(dataset_key)
         same_data = [e for e in scored if e.record.dataset_key == dataset_key]
+        baseline = majority_baseline(store.train_label_counts(dataset_key), examples, label_names)
+        lines, references, points, members = curve_inputs(same_data)
+        boot = _bootstrap(same_data, baseline, options.alpha) if seeded or lines else None
+        if seeded and boot is not None:
+            for e in same_data:
+                if e.seeds:
+                    _with_interval(e, boot)
+            verdict = decide_seeded(scored, boot, options.alpha)
+        else:
+            verdict = decide(
+                [Outcomes.from_predictions(e.record, e.rows) for e in scored], options.alpha
+            )
+        for c in verdict.comparisons:
+            if c.note:
+                notes.append(f"{names[c.a]} vs {names[c.b]}: {c.note}")
         hard, split = hard_examples(same_data, examples, label_names, options.hard_examples)
+        challenge = challenge_examples(
+            same_data, examples, label_names, options.challenge_size, task
+        )
         entries.sort(key=lambda e: -e.accuracy)
         spec = BUILTIN_TASKS.get(task)
-        baseline = majority_baseline(store.train_label_counts(dataset_key), examples, label_names)
-        vs_baseline = baseline_tests(baseline, same_data, options.alpha)
+        vs_baseline = baseline_tests(baseline, same_data, options.alpha, boot if seeded else None)
         if verdict.leader and baseline is not None and not vs_baseline.get(verdict.leader, (0,))[0]:
             # a leader that does not beat always answering one label is nobody's winner
             verdict.status = "baseline"
         if baseline is None:
             notes.append("no train label counts stored: the majority-class baseline is not shown")
+        curve_section = None
+        if lines and boot is not None:
+            curve = build_curve(
+                boot,
+                lines,
+                references,
+                points,
+                BASELINE_KEY if baseline is not None else None,
+            )
+            curve_section = CurveSection(curve, crossing_sentences(curve), members)
+        advice = advise(task, same_data, verdict, options, baseline, vs_baseline)
+        if curve_section is not None and boot is not None and options.labels is not None:
+            advice.at_labels, advice.at_labels_lines = label_advice(
+                curve_section, boot, options, baseline
+            )
         sections.append(
             TaskSection(
                 task=task,
@@ -688,10 +1254,14 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
                 dataset_key=dataset_key,
                 hard=hard,
                 disagreements=split,
-                advice=advise(task, same_data, verdict, options, baseline, vs_baseline),
+                advice=advice,
                 notes=notes,
                 baseline=baseline,
                 vs_baseline=vs_baseline,
+                seeded=seeded,
+                curve=curve_section,
+                challenge=challenge,
+                replicates=boot.n_replicates if boot is not None else 0,
             )
         )
     finished = [r.finished_at for r in records if r.finished_at]

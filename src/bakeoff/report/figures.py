@@ -22,10 +22,16 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from bakeoff.methods import get_method_spec  # noqa: E402
-from bakeoff.report.analysis import Entry, ReportData, TaskSection, method_order  # noqa: E402
+from bakeoff.report.analysis import (  # noqa: E402
+    CurveSection,
+    Entry,
+    ReportData,
+    TaskSection,
+    method_order,
+)
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#332288", "#999933"]
@@ -63,10 +69,11 @@ STYLE = {
 
 
 def column_order(entries: Sequence[Entry]) -> list[str]:
-    """Experiment names across tasks: encoders first, then zero-shot, then few-shot; by model."""
-    seen: dict[str, tuple[int, str]] = {}
+    """Experiment names across tasks: encoders first, then zero-shot, then few-shot; by model,
+    then by the labels used (a label-budget curve's sizes in increasing order)."""
+    seen: dict[str, tuple[int, str, int]] = {}
     for e in entries:
-        seen.setdefault(e.name, (method_order(e.method), e.model))
+        seen.setdefault(e.name, (method_order(e.method), e.model, e.labels_used or 0))
     return sorted(seen, key=lambda n: (*seen[n], n))
 
 
@@ -76,6 +83,41 @@ def colors_for(names: Sequence[str]) -> dict[str, str]:
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "task"
+
+
+#: gid of the marks drawn where an accuracy axis does not start at 0
+AXIS_BREAK = "axis-break"
+
+
+def accuracy_floor(lowest: float) -> float:
+    """Where an axis of accuracy points (%) starts: 0, unless everything drawn is above 40%;
+    then at a multiple of 10 at least 5 points below the lowest value, and the cut is marked
+    (:func:`mark_axis_break`). Bars always start at 0: their length is the value."""
+    if not math.isfinite(lowest) or lowest < 40:
+        return 0.0
+    return float(math.floor((lowest - 5) / 10) * 10)
+
+
+def mark_axis_break(ax: Axes, floor: float) -> None:
+    """Two slashes across the bottom of the y axis when it starts above 0, and the floor named
+    in its label, so a cut axis is never read as starting at 0."""
+    if floor <= 0:
+        return
+    d = 0.012
+    for y in (0.018, 0.04):
+        ax.plot(
+            (-d, d),
+            (y - d, y + d),
+            transform=ax.transAxes,
+            color="#24292f",
+            linewidth=1.1,
+            clip_on=False,
+            gid=AXIS_BREAK,
+            zorder=5,
+        )
+    label = ax.get_ylabel()
+    cut = f"axis starts at {floor:g}"
+    ax.set_ylabel(f"{label[:-1]}; {cut})" if label.endswith(")") else f"{label} ({cut})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,6 +134,8 @@ class ScorecardData:
     accuracy: list[list[float | None]]
     #: one line per task: who wins, or who is tied
     verdicts: list[str]
+    #: some configuration was run with several seeds (its pairs use the seed bootstrap)
+    seeded: bool = False
 
 
 def verdict_line(section: TaskSection) -> str:
@@ -132,12 +176,14 @@ def scorecard_data(data: ReportData) -> ScorecardData:
         status,
         accuracy,
         [verdict_line(s) for s in data.sections],
+        any(s.seeded for s in data.sections),
     )
 
 
 def _two_lines(name: str) -> str:
-    """'model · method' as two lines, so column labels can stay horizontal."""
-    return name.replace(" · ", "\n", 1)
+    """'model · method' as two lines, so column labels can stay horizontal; the settings that
+    set an experiment apart ('labels 64', 'seed 2') each get a line of their own below."""
+    return name.replace(" · ", "\n")
 
 
 def draw_scorecard(d: ScorecardData) -> Figure:
@@ -145,11 +191,18 @@ def draw_scorecard(d: ScorecardData) -> Figure:
     n_rows, n_cols = len(d.tasks), len(d.columns)
     present = [k for k in STATUS_LABELS if any(k in row for row in d.status)]
     width = min(14.0, max(6.0, 1.2 + 1.45 * n_cols))
-    height = 1.3 + 0.55 * n_rows + 0.22 * len(present)
+    # column labels of more than two lines (model, method, then each setting) need more room
+    extra = 0.16 * max([c.count(" · ") - 1 for c in d.columns] + [0])
+    height = 1.3 + extra + 0.55 * n_rows + 0.22 * len(present)
     fig = plt.figure(figsize=(width, height))
     legend_h = (0.22 * len(present) + 0.15) / height
     ax = fig.add_axes(
-        (0.9 / width, legend_h + 0.05 / height, 1 - 1.0 / width, 1 - legend_h - 1.15 / height)
+        (
+            0.9 / width,
+            legend_h + 0.05 / height,
+            1 - 1.0 / width,
+            1 - legend_h - (1.15 + extra) / height,
+        )
     )
     grid = [[codes.index(s) for s in row] for row in d.status]
     cmap = ListedColormap([STATUS_COLORS[c] for c in codes])
@@ -181,7 +234,10 @@ def draw_scorecard(d: ScorecardData) -> Figure:
     for spine in ax.spines.values():
         spine.set_visible(False)
     fig.suptitle(
-        "Who wins each task: accuracy %, paired McNemar exact tests, Holm-corrected",
+        "Who wins each task: accuracy %, paired McNemar exact tests, Holm-corrected"
+        if not d.seeded
+        else "Who wins each task: mean accuracy % over seeds, paired tests (McNemar exact; "
+        "bootstrap over examples and seeds), Holm-corrected",
         x=0.01,
         ha="left",
         fontweight="bold",
@@ -260,8 +316,7 @@ def draw_accuracy_bars(d: BarData, colors: dict[str, str]) -> Figure:
         )
     ax.set_xticks(range(len(d.tasks)), d.tasks, fontweight="bold")
     ax.set_ylabel("accuracy (%), 95% interval")
-    lows = [h - lo for b in d.series for h, lo in zip(b.height, b.err_low)]
-    ax.set_ylim(max(0.0, math.floor(min(lows) / 10) * 10 - 10), 100)
+    ax.set_ylim(0, 100)  # a bar's length is its value: never cut
     ax.grid(axis="y", color="#eaeef2")
     ax.set_axisbelow(True)
     ax.set_title("Accuracy by task", loc="left")
@@ -386,7 +441,7 @@ def draw_tradeoff(ds: Sequence[TradeoffData], colors: dict[str, str]) -> Figure:
                 capsize=2,
                 zorder=3,
             )
-        y_lo = min(p.low for p in d.points) - 5
+        y_lo = accuracy_floor(min(p.low for p in d.points))
         if d.front:
             # the front as a staircase; everything right of and below it is dominated
             fx = [x for x, _ in d.front] + [x_max]
@@ -404,6 +459,7 @@ def draw_tradeoff(ds: Sequence[TradeoffData], colors: dict[str, str]) -> Figure:
         ax.set_ylim(y_lo, min(101.0, max(p.high for p in d.points) + 4))
         ax.set_xlabel("latency per example, ms (median, whisker to p95; log scale)")
         ax.set_ylabel("accuracy (%)")
+        mark_axis_break(ax, y_lo)
         ax.grid(color="#eaeef2", which="major")
         ax.set_axisbelow(True)
         ax.set_title(d.task, loc="left")
@@ -487,7 +543,7 @@ def confusion_classes(section: TaskSection, limit: int = MAX_CONFUSION_CLASSES) 
         return list(range(n))
     weight = [0] * n
     for e in section.entries:
-        for r in e.rows:
+        for r in e.all_rows:
             if not 0 <= r.gold < n:
                 continue
             weight[r.gold] += 1  # support
@@ -515,7 +571,7 @@ def confusion_data(section: TaskSection, limit: int = MAX_CONFUSION_CLASSES) -> 
     shown = confusion_classes(section, limit)
     position = {c: i for i, c in enumerate(shown)}
     capped = len(shown) < n
-    rows_of = [[r for r in e.rows if r.gold in position] for e in section.entries]
+    rows_of = [[r for r in e.all_rows if r.gold in position] for e in section.entries]
     with_other = capped and any(
         0 <= r.pred < n and r.pred not in position for rows in rows_of for r in rows
     )
@@ -535,8 +591,9 @@ def confusion_data(section: TaskSection, limit: int = MAX_CONFUSION_CLASSES) -> 
             else:
                 col = invalid
             m[position[r.gold]][col] += 1
-        hidden = sum(1 for r in e.rows if 0 <= r.gold < n and r.gold not in position)
-        out.append(ConfusionData(e.name, m, [labels[c] for c in shown], cols, n, hidden))
+        hidden = sum(1 for r in e.all_rows if 0 <= r.gold < n and r.gold not in position)
+        name = f"{e.name} ({len(e.seeds)} seeds, summed)" if e.seeds else e.name
+        out.append(ConfusionData(name, m, [labels[c] for c in shown], cols, n, hidden))
     return out
 
 
@@ -649,6 +706,201 @@ def draw_confusions(task: str, ds: Sequence[ConfusionData]) -> Figure:
 
 
 # ---------------------------------------------------------------------------------------------
+# label-budget curve
+
+
+@dataclass
+class CurveLineData:
+    name: str
+    method: str
+    #: labels used at each size, and accuracy in percent: mean over seeds, seed min and max
+    x: list[int]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+    seeds: list[int]
+
+
+@dataclass
+class CurveMarkData:
+    """A configuration at one number of labels: a prompt (drawn with its level) or a trained
+    method run at one size."""
+
+    name: str
+    method: str
+    x: int
+    mean: float
+    low: float
+    high: float
+    seeds: int
+    prompted: bool
+
+
+@dataclass
+class CrossingMarkData:
+    line: str
+    reference: str
+    #: where the line reaches the reference's level, and the 95% interval (finite ends only)
+    x: float
+    low: float
+    high: float
+    level: float
+
+
+@dataclass
+class CurveData:
+    task: str
+    lines: list[CurveLineData]
+    marks: list[CurveMarkData]
+    baseline: float | None
+    crossings: list[CrossingMarkData]
+    floor: float
+
+
+def curve_data(task: str, cs: CurveSection) -> CurveData:
+    """The numbers the curve figure draws, in percent (seed ranges, not bootstrap intervals,
+    as the bands: they show how much one run can differ from another)."""
+    curve = cs.curve
+    method_of = {name: group[0].method for name, group in cs.line_entries.items()}
+    lines = [
+        CurveLineData(
+            line.name,
+            method_of.get(line.name, ""),
+            line.sizes,
+            [100 * p.mean for p in line.points],
+            [100 * p.seed_min for p in line.points],
+            [100 * p.seed_max for p in line.points],
+            [p.seeds for p in line.points],
+        )
+        for line in curve.lines
+    ]
+    marks = [
+        CurveMarkData(
+            lv.name,
+            method_of.get(lv.name, ""),
+            lv.labels,
+            100 * lv.mean,
+            100 * lv.seed_min,
+            100 * lv.seed_max,
+            lv.seeds,
+            prompted,
+        )
+        for levels, prompted in ((curve.references, True), (curve.points, False))
+        for lv in levels
+    ]
+    levels = {r.name: 100 * r.mean for r in curve.references}
+    crossings = [
+        CrossingMarkData(
+            c.line,
+            c.reference,
+            c.labels,
+            c.low if math.isfinite(c.low) else c.smallest,
+            c.high if math.isfinite(c.high) else c.largest,
+            levels[c.reference],
+        )
+        for c in curve.crossings
+        if math.isfinite(c.labels)
+    ]
+    lowest = min(
+        [v for line in lines for v in line.low]
+        + [m.low for m in marks]
+        + ([100 * curve.baseline] if curve.baseline is not None else [])
+    )
+    return CurveData(
+        task,
+        lines,
+        marks,
+        100 * curve.baseline if curve.baseline is not None else None,
+        crossings,
+        accuracy_floor(lowest),
+    )
+
+
+def _marker(method: str) -> str:
+    try:
+        return get_method_spec(method).marker
+    except Exception:  # a method no longer registered: still draw its points
+        return "o"
+
+
+def draw_curve(d: CurveData) -> Figure:
+    """Accuracy against labelled examples used: trained methods as lines with their seed range,
+    prompts at their k (0 for zero-shot) with a dotted level to compare against, the majority
+    baseline dashed, and each crossing marked with its 95% interval. The x axis is symlog:
+    linear between 0 and 1, so 0 labels has a place, logarithmic beyond."""
+    fig, ax = plt.subplots(figsize=(8.6, 4.6))
+    names = [line.name for line in d.lines] + [m.name for m in d.marks]
+    colors = colors_for(names)
+    x_max = max([x for line in d.lines for x in line.x] + [m.x for m in d.marks] + [1]) * 1.6
+    for line in d.lines:
+        color = colors[line.name]
+        if any(s > 1 for s in line.seeds):
+            ax.fill_between(line.x, line.low, line.high, color=color, alpha=0.18, linewidth=0)
+        seeds = max(line.seeds)
+        ax.plot(
+            line.x,
+            line.mean,
+            marker=_marker(line.method),
+            color=color,
+            linewidth=1.8,
+            markersize=6,
+            label=line.name + (f" (mean of {seeds} seeds, band: their range)" if seeds > 1 else ""),
+            zorder=3,
+        )
+    for m in d.marks:
+        color = colors[m.name]
+        ax.errorbar(
+            [m.x],
+            [m.mean],
+            yerr=[[m.mean - m.low], [m.high - m.mean]] if m.seeds > 1 else None,
+            fmt=_marker(m.method),
+            color=color,
+            markersize=8,
+            markeredgecolor="white",
+            capsize=3,
+            label=f"{m.name} ({m.x:,} labels)",
+            zorder=4,
+        )
+        if m.prompted:
+            ax.hlines(m.mean, m.x, x_max, colors=color, linestyles=":", linewidth=1.2, zorder=2)
+    if d.baseline is not None:
+        ax.axhline(
+            d.baseline, color="#57606a", linestyle="--", linewidth=1.2, label="majority class"
+        )
+    for c in d.crossings:
+        color = colors.get(c.line, "#24292f")
+        ax.hlines(c.level, c.low, c.high, colors=color, linewidth=4, alpha=0.35, zorder=3)
+        ax.plot([c.x], [c.level], marker="X", color=color, markeredgecolor="#24292f", zorder=5)
+    ax.set_xscale("symlog", linthresh=1, linscale=0.35)
+    ax.set_xlim(-0.15, x_max)
+    ticks = [0.0] + [10.0**k for k in range(0, int(math.log10(x_max)) + 1)]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    tops = [v for line in d.lines for v in line.high] + [m.high for m in d.marks]
+    ax.set_ylim(d.floor, min(100.0, max(tops + [d.baseline or 0.0]) + 5))
+    ax.set_xlabel("labelled examples used (0 = zero-shot, few-shot at its k; log scale above 1)")
+    ax.set_ylabel("accuracy (%)")
+    mark_axis_break(ax, d.floor)
+    ax.grid(color="#eaeef2")
+    ax.set_axisbelow(True)
+    ax.set_title(f"How many labels is a prompt worth? {d.task}", loc="left")
+    handles, labels = ax.get_legend_handles_labels()
+    if d.crossings:
+        from matplotlib.lines import Line2D
+
+        handles.append(
+            Line2D([], [], marker="X", color="#8c959f", linestyle="", markeredgecolor="#24292f")
+        )
+        labels.append("crossing, bar: its 95% interval")
+    ax.legend(
+        handles, labels, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+    )
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
 # writing
 
 
@@ -699,6 +951,17 @@ def write_figures(data: ReportData, folder: Path) -> list[FigureFiles]:
                 *save(draw_tradeoff(tradeoffs, colors), folder, "accuracy_latency"),
             )
         )
+        for s in data.sections:
+            if s.curve is None:
+                continue
+            stem = f"curve_{slug(s.task)}"
+            out.append(
+                FigureFiles(
+                    stem,
+                    f"Label-budget curve: {s.task}",
+                    *save(draw_curve(curve_data(s.task, s.curve)), folder, stem),
+                )
+            )
         for s in data.sections:
             stem = f"confusion_{slug(s.task)}"
             matrices = confusion_data(s)

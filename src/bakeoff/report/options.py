@@ -21,7 +21,8 @@ DEFAULT_ALPHA = 0.05
 class ReportOptions:
     """What the reader tells the report about their situation; all of it is optional.
 
-    ``labels``: labelled examples available (experiments that trained on more are not feasible).
+    ``labels``: labelled examples available (experiments that trained on more are not feasible;
+    with a label-budget curve, the advice also reads the curve at this budget).
     ``daily_volume``: examples to classify per day (turns throughput into device-hours and money).
     ``latency_budget_ms``: per-example latency limit, checked against ``latency_stat``.
     ``horizon_days``: how many days of running costs to weigh against one-off training cost.

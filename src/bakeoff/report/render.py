@@ -21,9 +21,18 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from bakeoff.curves import Crossing, interval_text, round_labels
 from bakeoff.metrics import format_accuracy
-from bakeoff.report.analysis import Answer, Entry, HardExample, ReportData, TaskSection
-from bakeoff.report.figures import FIGURE_DPI, FigureFiles, column_order, verdict_line
+from bakeoff.report.analysis import (
+    Answer,
+    CurveSection,
+    Entry,
+    HardExample,
+    ReportData,
+    SeededComparison,
+    TaskSection,
+)
+from bakeoff.report.figures import FIGURE_DPI, FigureFiles, column_order, slug, verdict_line
 
 FIGURE_CSS_PX_PER_INCH = 100
 
@@ -36,8 +45,40 @@ def pct(x: float) -> str:
 
 
 def acc_ci(e: Entry) -> str:
-    """'87.6 ± 2.2': accuracy and the half-width of its 95% interval, like ``bakeoff results``."""
+    """'87.6 [85.2, 89.7]': accuracy and its 95% interval (not symmetric, so both ends), as
+    ``bakeoff results`` prints it. For a seed group: the mean over seeds and its bootstrap
+    interval."""
     return format_accuracy(e.accuracy, e.ci_low, e.ci_high)
+
+
+def seed_range(e: Entry) -> str:
+    """'3 seeds: 82.0–86.7' (the range of a seed group's accuracies), '' for one run."""
+    if not e.seeds:
+        return ""
+    accs = e.seed_accuracies
+    return f"{len(accs)} seeds: {pct(min(accs))}–{pct(max(accs))}"
+
+
+#: units a column of durations can be written in: name, hours per unit
+_DURATION_UNITS = (("s", 1 / 3600), ("min", 1 / 60), ("h", 1.0), ("days", 24.0))
+
+
+def duration_unit(hours: list[float]) -> tuple[str, float]:
+    """One unit for a whole column of durations (the largest value's, as :func:`duration`
+    would choose it), so the column can be read and compared down its length."""
+    finite = [h for h in hours if math.isfinite(h) and h > 0]
+    top = max(finite) if finite else 0.0
+    if top * 3600 < 120:
+        return _DURATION_UNITS[0]
+    if top < 2:
+        return _DURATION_UNITS[1]
+    if top < 72:
+        return _DURATION_UNITS[2]
+    return _DURATION_UNITS[3]
+
+
+def in_unit(hours: float, unit: tuple[str, float]) -> str:
+    return num(hours / unit[1]) if math.isfinite(hours) else "—"
 
 
 def duration(hours: float) -> str:
@@ -207,12 +248,18 @@ def accuracy_table(data: ReportData) -> Table:
                 notes.append(f"n={e.n}")
             if not s.beats_baseline(e.id):
                 notes.append("not better than the baseline")
+            if e.seeds:
+                notes.insert(0, seed_range(e))
             kind = (
                 "win"
                 if s.verdict.status == "winner" and e.id == s.verdict.leader
                 else ("top" if e.id in top else "")
             )
-            title = f"95% interval {pct(e.ci_low)}–{pct(e.ci_high)}, n = {e.n}"
+            title = f"95% interval [{pct(e.ci_low)}, {pct(e.ci_high)}], n = {e.n}" + (
+                f"; mean over {len(e.seeds)} seeds, interval by bootstrap over examples and seeds"
+                if e.seeds
+                else ""
+            )
             rows.setdefault(e.name, {})[s.task] = Cell(
                 ("★ " if kind == "win" else "") + acc_ci(e), kind, title, ", ".join(notes)
             )
@@ -241,6 +288,7 @@ def accuracy_table(data: ReportData) -> Table:
 
 
 def speed_table(data: ReportData) -> Table:
+    train_unit = duration_unit([e.train_time_s / 3600 for e in data.entries])
     rows = []
     for s in data.sections:
         for e in sorted(s.entries, key=lambda e: -e.throughput):
@@ -253,7 +301,7 @@ def speed_table(data: ReportData) -> Table:
                     _c(f"{num(e.latency_ms('median'))} / {num(e.latency_ms('p95'))}"),
                     _c(f"{num(e.peak_memory_mb)} ({e.memory_kind})"),
                     _c(e.device),
-                    _c(duration(e.train_time_s / 3600) if e.train_time_s else "—"),
+                    _c(in_unit(e.train_time_s / 3600, train_unit) if e.train_time_s else "—"),
                 ]
             )
     rows, starts = grouped(rows)
@@ -266,7 +314,7 @@ def speed_table(data: ReportData) -> Table:
             "latency ms (p50 / p95)",
             "peak memory MB",
             "device",
-            "training",
+            f"training ({train_unit[0]})",
         ],
         rows,
         [False, False, True, True, True, True, False, True],
@@ -305,7 +353,14 @@ def invalid_table(data: ReportData) -> Table | None:
     )
 
 
+def _points(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
 def comparisons_table(s: TaskSection) -> Table:
+    """Every pair of the task's experiments. Where configurations were run with several seeds,
+    the difference of mean accuracies and which test produced each p are shown instead of the
+    discordant counts (which only McNemar's test reads)."""
     rows = []
     for c in sorted(s.verdict.comparisons, key=lambda c: (c.p_holm is None, c.p_holm or 0)):
         a, b = s.name_of(c.a), s.name_of(c.b)
@@ -315,26 +370,131 @@ def comparisons_table(s: TaskSection) -> Table:
             result, kind = ("A better" if c.better == c.a else "B better"), ""
         else:
             result, kind = "tied", "muted"
+        if not s.seeded:
+            rows.append(
+                [
+                    _c(a),
+                    _c(b),
+                    _c(c.n or "—"),
+                    _c(c.a_only if c.comparable else "—"),
+                    _c(c.b_only if c.comparable else "—"),
+                    _c(p_value(c.p_value)),
+                    _c(p_value(c.p_holm)),
+                    _c(result, kind),
+                ]
+            )
+            continue
+        if isinstance(c, SeededComparison):
+            diff = f"{_points(c.difference)} [{_points(c.low)}, {_points(c.high)}]"
+            test = f"bootstrap, {c.seeds_a} vs {c.seeds_b} seeds"
+        elif c.comparable:
+            diff = _points(c.accuracy_a - c.accuracy_b)
+            test = f"McNemar exact, {c.a_only} vs {c.b_only} discordant"
+        else:
+            diff, test = "—", "—"
         rows.append(
             [
                 _c(a),
                 _c(b),
                 _c(c.n or "—"),
-                _c(c.a_only if c.comparable else "—"),
-                _c(c.b_only if c.comparable else "—"),
+                _c(diff),
                 _c(p_value(c.p_value)),
                 _c(p_value(c.p_holm)),
+                _c(test),
                 _c(result, kind),
             ]
         )
+    if not s.seeded:
+        return Table(
+            [
+                "A",
+                "B",
+                "examples",
+                "only A right",
+                "only B right",
+                "p (exact)",
+                "p (Holm)",
+                "result",
+            ],
+            rows,
+            [False, False, True, True, True, True, True, False],
+        )
     return Table(
-        ["A", "B", "examples", "only A right", "only B right", "p (exact)", "p (Holm)", "result"],
+        ["A", "B", "examples", "A − B, points [95% interval]", "p", "p (Holm)", "test", "result"],
         rows,
-        [False, False, True, True, True, True, True, False],
+        [False, False, True, True, True, True, False, False],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the label-budget curve
+
+
+def curve_table(cs: CurveSection) -> Table:
+    """Rows: training-set sizes; columns: trained methods; cells: mean accuracy over seeds and,
+    with several seeds, their range."""
+    lines = cs.curve.lines
+    sizes = sorted({p.labels for line in lines for p in line.points})
+    rows = []
+    for x in sizes:
+        row = [_c(f"{x:,}")]
+        for line in lines:
+            p = next((q for q in line.points if q.labels == x), None)
+            if p is None:
+                row.append(_c("—", "muted"))
+            elif p.seeds > 1:
+                row.append(
+                    Cell(
+                        pct(p.mean),
+                        title=f"95% interval [{pct(p.low)}, {pct(p.high)}]",
+                        note=f"{p.seeds} seeds: {pct(p.seed_min)}–{pct(p.seed_max)}",
+                    )
+                )
+            else:
+                row.append(Cell(pct(p.mean), title=f"95% interval [{pct(p.low)}, {pct(p.high)}]"))
+        rows.append(row)
+    return Table(["labels", *(line.name for line in lines)], rows, [True] * (1 + len(lines)))
+
+
+def crossing_cell(c: Crossing | None) -> Cell:
+    """Labels a trained method needs to match a prompt: '180 [60, 420]' (never within the
+    budgets tried: '> 1,000'; already at the smallest: '≤ 16')."""
+    if c is None:
+        return _c("—", "muted")
+    interval = interval_text(c.low, c.high, c.smallest, c.largest)
+    if c.labels == math.inf:
+        text = f"> {c.largest:,}"
+        return _c(text if c.low == math.inf else f"{text} {interval}", "muted")
+    if c.labels == -math.inf:
+        text = f"≤ {c.smallest:,}"
+        return _c(text if c.high == -math.inf else f"{text} {interval}")
+    return _c(f"{round_labels(c.labels)} {interval}")
+
+
+def advantage_table(cs: CurveSection) -> Table:
+    """Rows: prompted configurations (the labels they use, their accuracy); columns: how many
+    labels each trained method needs to match them (their data advantage)."""
+    curve = cs.curve
+    rows = []
+    for ref in curve.references:
+        acc = Cell(pct(ref.mean), title=f"95% interval [{pct(ref.low)}, {pct(ref.high)}]")
+        if ref.seeds > 1:
+            acc.note = f"{ref.seeds} seeds: {pct(ref.seed_min)}–{pct(ref.seed_max)}"
+        rows.append(
+            [_c(ref.name), _c(f"{ref.labels:,}"), acc]
+            + [crossing_cell(curve.crossing(line.name, ref.name)) for line in curve.lines]
+        )
+    return Table(
+        ["prompted", "labels it uses", "accuracy %"]
+        + [f"labels {line.name} needs to match it" for line in curve.lines],
+        rows,
+        [False, True, True] + [True] * len(curve.lines),
     )
 
 
 def cost_table(data: ReportData) -> Table:
+    run_unit = duration_unit([e.cost.hours_per_million for e in data.entries])
+    train_unit = duration_unit([e.cost.train_hours for e in data.entries])
     rows = []
     for s in data.sections:
         for e in sorted(s.entries, key=lambda e: e.cost.usd_per_million):
@@ -344,9 +504,9 @@ def cost_table(data: ReportData) -> Table:
                     _c(e.name),
                     _c(num(e.throughput)),
                     _c(e.device),
-                    _c(duration(e.cost.hours_per_million)),
+                    _c(in_unit(e.cost.hours_per_million, run_unit)),
                     _c(usd(e.cost.usd_per_million)),
-                    _c(duration(e.cost.train_hours) if e.train_time_s else "—"),
+                    _c(in_unit(e.cost.train_hours, train_unit) if e.train_time_s else "—"),
                     _c(usd(e.cost.train_usd) if e.train_time_s else "—"),
                 ]
             )
@@ -357,9 +517,9 @@ def cost_table(data: ReportData) -> Table:
             "experiment",
             "examples/s",
             "device",
-            "time per 1M",
+            f"time per 1M ({run_unit[0]})",
             "cost per 1M",
-            "training time",
+            f"training time ({train_unit[0]})",
             "training cost",
         ],
         rows,
@@ -371,7 +531,7 @@ def cost_table(data: ReportData) -> Table:
 def experiments_table(data: ReportData) -> Table:
     rows = []
     for s in data.sections:
-        for e in s.entries:
+        for e in (run for entry in s.entries for run in entry.runs):
             cfg = e.record.config
             used = e.labels_used
             warn = "; ".join(e.warnings)
@@ -431,16 +591,28 @@ def verdict_details(s: TaskSection) -> list[str]:
     if v.leader is None:
         return []
     lines = [verdict_line(s) + "."]
+    for other in v.beats + v.tied_with:
+        c = v.comparison(v.leader, other)
+        if isinstance(c, SeededComparison):
+            sign = 1 if c.a == v.leader else -1
+            low, high = sorted((sign * c.low, sign * c.high))
+            seeds = (c.seeds_a, c.seeds_b) if sign == 1 else (c.seeds_b, c.seeds_a)
+            verb = "beats" if other in v.beats else "tied with"
+            lines.append(
+                f"{verb} {s.name_of(other)}: {_points(sign * c.difference)} points "
+                f"[{_points(low)}, {_points(high)}] (mean over {seeds[0]} vs {seeds[1]} seeds; "
+                f"bootstrap over examples and seeds), {p_phrase(c.p_holm)}"
+            )
     for other in v.beats:
         c = v.comparison(v.leader, other)
-        if c:
+        if c and not isinstance(c, SeededComparison):
             lines.append(
                 f"beats {s.name_of(other)}: right on {max(c.a_only, c.b_only)} examples the other missed vs "
                 f"{min(c.a_only, c.b_only)}, {p_phrase(c.p_holm)}"
             )
     for other in v.tied_with:
         c = v.comparison(v.leader, other)
-        if c:
+        if c and not isinstance(c, SeededComparison):
             lines.append(
                 f"tied with {s.name_of(other)}: {c.a_only} vs {c.b_only} discordant examples, "
                 f"{p_phrase(c.p_holm)}"
@@ -466,19 +638,30 @@ def _answer_json(a: Answer) -> dict[str, Any]:
     }
 
 
+def balance_note(s: TaskSection, items: list[HardExample]) -> str:
+    """What always pressing one key scores on the challenge: the share of its commonest label."""
+    if not items:
+        return ""
+    counts = {label: sum(1 for ex in items if ex.gold == label) for label in s.label_names}
+    counts = {k: v for k, v in counts.items() if v}
+    top = max(counts.values())
+    if len(set(counts.values())) == 1:
+        return (
+            f"The examples are balanced: {top} of each label, so always pressing one key "
+            f"scores {100 * top / len(items):.0f}%."
+        )
+    return f"Always pressing one key scores at most {100 * top / len(items):.0f}% here."
+
+
 def challenge_payload(data: ReportData) -> list[dict[str, Any]]:
-    """Per task: the hard and split examples (deduplicated), with every model's answer."""
+    """Per task: the challenge examples (balanced by gold label, see
+    :func:`bakeoff.report.analysis.challenge_examples`), with every model's answer."""
     chosen = data.options.challenge_tasks
     tasks = []
     for s in data.sections:
         if chosen and s.task not in chosen:
             continue
-        items: list[HardExample] = []
-        seen: set[int] = set()
-        for ex in [*s.hard, *s.disagreements]:
-            if ex.idx not in seen and len(items) < data.options.challenge_size:
-                seen.add(ex.idx)
-                items.append(ex)
+        items = s.challenge
         if not items:
             continue
         tasks.append(
@@ -487,6 +670,7 @@ def challenge_payload(data: ReportData) -> list[dict[str, Any]]:
                 "description": s.description,
                 "labels": s.label_names,
                 "fields": list(s.fields),
+                "note": balance_note(s, items),
                 "models": [
                     {"name": e.name, "family": e.family, "accuracy": round(e.accuracy, 4), "n": e.n}
                     for e in s.entries
@@ -561,6 +745,18 @@ def context(data: ReportData, figures: list[FigureFiles], out_dir: Path) -> dict
         "cost_table": cost_table(data),
         "experiments_table": experiments_table(data),
         "comparisons": {s.task: comparisons_table(s) for s in data.sections},
+        "curves": [s for s in data.sections if s.curve is not None],
+        "curve_tables": {
+            s.task: curve_table(s.curve) for s in data.sections if s.curve is not None
+        },
+        "advantage_tables": {
+            s.task: advantage_table(s.curve)
+            for s in data.sections
+            if s.curve is not None and s.curve.curve.references
+        },
+        "any_seeded": any(s.seeded for s in data.sections),
+        "curve_figures": {s.task: f"curve_{slug(s.task)}" for s in data.sections},
+        "replicates": max((s.replicates for s in data.sections), default=0),
         "verdicts": {s.task: verdict_details(s) for s in data.sections},
         "verdict_line": verdict_line,
         "md_example": md_example,

@@ -145,7 +145,8 @@
     $("summary-text").textContent =
       "You beat " + beaten + " of " + s.models.length + " models on these examples" +
       (tied ? " and tied with " + tied : "") +
-      ". These examples were picked because models struggled with them: compare each model's score here with its accuracy on the whole evaluation set.";
+      ". These examples were picked because models struggled with them: compare each model's score here with its accuracy on the whole evaluation set." +
+      (t.note ? " " + t.note : "");
     const body = $("summary-table");
     clear(body);
     const rows = [{ name: "You", right: s.you, seen: s.n, accuracy: null, you: true }].concat(s.models);
