@@ -6,7 +6,6 @@ in ``bakeoff.runner``. Every flag means what the same key means in a grid file.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from enum import Enum
@@ -28,32 +27,9 @@ from rich.table import Table
 from bakeoff.cli.app import app, console, err_console, fail, split_values
 from bakeoff.errors import BakeoffError
 
-
-class PrecisionChoice(str, Enum):
-    auto = "auto"
-    bf16 = "bf16"
-    fp32 = "fp32"
-
-
-class ScoringChoice(str, Enum):
-    loglik = "loglik"
-    generate = "generate"
-
-
-class ExecutorChoice(str, Enum):
-    local = "local"
-    ray = "ray"
-
-
-class PresetChoice(str, Enum):
-    study = "study"
-
-
-def _device(value: str | None) -> str | None:
-    """--device in users' words (the setting's pattern is no help to read)."""
-    if value is not None and not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
-        raise typer.BadParameter(f"'{value}': use auto, cpu, cuda, cuda:N (e.g. cuda:1) or mps")
-    return value
+# Fixed choices are listed in each option's metavar and checked by the grid's validation, so a
+# wrong value is one error line naming the setting, like every other bad input (click's own
+# choice check would print a usage box instead).
 
 
 def _value(choice: Any) -> Any:
@@ -325,8 +301,12 @@ def run(
         ),
     ] = None,
     executor: Annotated[
-        Optional[ExecutorChoice],
-        typer.Option(help="Where experiments run; ray needs the ray extra.", show_default="local"),
+        Optional[str],
+        typer.Option(
+            metavar="<local|ray>",
+            help="Where experiments run; ray needs the ray extra.",
+            show_default="local",
+        ),
     ] = None,
     ray_address: Annotated[
         Optional[str],
@@ -355,8 +335,11 @@ def run(
         ),
     ] = None,
     preset: Annotated[
-        Optional[PresetChoice],
-        typer.Option(help="Fine-tuning preset: study is the published study's exact settings."),
+        Optional[str],
+        typer.Option(
+            metavar="<study>",
+            help="Fine-tuning preset: study is the published study's exact settings.",
+        ),
     ] = None,
     epochs: Annotated[
         Optional[float], typer.Option(help="Fine-tuning epochs.", show_default="3")
@@ -382,8 +365,9 @@ def run(
         ),
     ] = None,
     scoring: Annotated[
-        Optional[ScoringChoice],
+        Optional[str],
         typer.Option(
+            metavar="<loglik|generate>",
             help="LLM scoring: answer log-likelihoods, or generate and parse.",
             show_default="loglik",
         ),
@@ -415,14 +399,17 @@ def run(
         ),
     ] = None,
     precision: Annotated[
-        Optional[PrecisionChoice],
-        typer.Option(help="Number format; auto is bf16 where supported.", show_default="auto"),
+        Optional[str],
+        typer.Option(
+            metavar="<auto|bf16|fp32>",
+            help="Number format; auto is bf16 where supported.",
+            show_default="auto",
+        ),
     ] = None,
     device: Annotated[
         Optional[str],
         typer.Option(
             metavar="<auto|cpu|cuda|cuda:N|mps>",
-            callback=_device,
             help="Where to run; auto takes CUDA, then mps, then the CPU.",
             show_default="auto",
         ),
