@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export BAKEOFF_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup demo test lint
+.PHONY: setup demo curve test lint
 
 $(BIN)/bakeoff: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ demo: setup
 	$(BIN)/bakeoff run --config grids/quick.yaml --db bakeoff-quick.db
 	$(BIN)/bakeoff results --db bakeoff-quick.db
 	$(BIN)/bakeoff report --db bakeoff-quick.db --out bakeoff-report
+
+# label-budget curves on the shipped models (SST-2, RTE); see README for its time
+curve: setup
+	$(BIN)/bakeoff run --config grids/curve.yaml --db bakeoff-curve.db
+	$(BIN)/bakeoff results --db bakeoff-curve.db
+	$(BIN)/bakeoff report --db bakeoff-curve.db --out bakeoff-curve-report --labels 100
 
 test: setup
 	$(BIN)/python -m pytest -q
