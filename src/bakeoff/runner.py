@@ -325,8 +325,14 @@ def _ray_executor(grid: GridConfig) -> Executor:
         raise BakeoffError(
             "--executor ray needs Ray, an optional extra: pip install 'bakeoff[ray]'"
         ) from None
-    from bakeoff.executors.ray import RayExecutor
-
+    try:
+        from bakeoff.executors.ray import RayExecutor
+    except ModuleNotFoundError as exc:
+        if exc.name != "bakeoff.executors.ray":
+            raise
+        raise BakeoffError(
+            "the Ray executor is not in this version of bakeoff yet; use --executor local"
+        ) from None
     return RayExecutor(address=grid.ray_address)
 
 
