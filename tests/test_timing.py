@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import resource
 from collections.abc import Sequence
@@ -33,8 +34,10 @@ class Recording:
     ) -> Predictions:
         self.calls.append((len(examples), batch_size))
         if self.hold_mb and len(examples) > 1:
-            block = np.ones(self.hold_mb * 2**20, dtype=np.uint8)  # touched, so resident
-            assert block.sum() > 0
+            # fresh pages straight from the kernel, touched so they are resident: a heap allocation
+            # may reuse memory an earlier test freed but the allocator kept, which RSS never sees
+            with mmap.mmap(-1, self.hold_mb * 2**20) as block:
+                block.write(b"\x01" * len(block))
         return Predictions([0] * len(examples), [[1.0, 0.0]] * len(examples))
 
 
