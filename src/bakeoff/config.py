@@ -53,6 +53,14 @@ def _device(v: str) -> str:
 Device = Annotated[str, AfterValidator(_device)]
 
 
+def check_device(value: str, flag: str = "--device") -> str:
+    """A device name checked outside a grid (``predict``, ``bench``): a one-line error if bad."""
+    try:
+        return _device(value)
+    except ValueError as exc:
+        raise BakeoffError(f"{flag}: {exc}") from None
+
+
 class Strict(BaseModel):
     """Settings models: unknown keys are errors, values are immutable, NaN/inf are rejected."""
 
@@ -207,9 +215,15 @@ class GridConfig(Strict):
     eval_limit: int | None = Field(None, ge=1)
     latency_samples: int = Field(64, ge=1)
     device: Device = "auto"
+    #: what is kept for ``bakeoff predict``/``export`` (see bakeoff.keep): ``best`` keeps every
+    #: prompted recipe and the most accurate fine-tuned model per task, ``all`` every model
+    keep: Literal["best", "all", "none"] = "best"
     #: where experiments execute (``local``, or ``ray`` with the ``ray`` extra)
     executor: str = "local"
     ray_address: str | None = None
+    #: what each experiment asks Ray for: CPUs, and GPUs (None: one where the cluster has GPUs)
+    ray_cpus: float = Field(1.0, gt=0)
+    ray_gpus: float | None = Field(None, ge=0)
     data_dir: str | None = None
     #: user task files (YAML, see custom.py), addressed in ``tasks`` by their ``name``
     task_files: tuple[str, ...] = ()

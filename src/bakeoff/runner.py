@@ -25,6 +25,7 @@ from bakeoff.custom import load_custom, load_custom_config, parse_custom_config
 from bakeoff.data import TaskData, load_builtin, stratified_indices
 from bakeoff.environment import environment
 from bakeoff.errors import BakeoffError
+from bakeoff.keep import CapturedArtifact, KeepPolicy, capture, place, prune
 from bakeoff.methods import get_method_spec
 from bakeoff.metrics import compute_metrics
 from bakeoff.models import MODEL_ALIASES, check_hub_model, model_kind, resolve_model
@@ -41,6 +42,9 @@ class PlannedExperiment:
     config: ExperimentConfig
     data: TaskData
     eval_indices: list[int]
+    #: what to keep for reuse (``--keep``; see :mod:`bakeoff.keep`): not part of the experiment's
+    #: identity, a run with another policy is the same experiment
+    keep: KeepPolicy = "best"
 
     @property
     def id(self) -> str:
@@ -60,6 +64,8 @@ class Outcome:
     error: str | None = None
     metrics: Metrics | None = field(default=None)
     warnings: list[str] = field(default_factory=list)
+    #: "kept <path>", or why nothing is kept (None: the method keeps nothing)
+    artifact: str | None = None
 
 
 def load_grid_tasks(grid: GridConfig) -> dict[str, TaskData]:
@@ -164,7 +170,9 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
                             if key not in checked:
                                 checked.add(key)
                                 spec.check(config, data)
-                        planned.append(PlannedExperiment(config, data, indices[task_name]))
+                        planned.append(
+                            PlannedExperiment(config, data, indices[task_name], grid.keep)
+                        )
     return planned
 
 
@@ -177,6 +185,8 @@ class ExperimentResult:
     timing: Timing
     training: TrainingRecord
     environment: dict[str, Any]
+    #: what the method keeps for reuse, as bytes (it may have run on another machine)
+    artifact: CapturedArtifact | None = None
 
 
 def execute(experiment: PlannedExperiment, progress: Progress | None = None) -> ExperimentResult:
@@ -205,7 +215,8 @@ def execute(experiment: PlannedExperiment, progress: Progress | None = None) -> 
     one_label = checks.one_label(gold, predictions.labels, data.task.label_names)
     if one_label:
         training.warnings.append(one_label)
-    return ExperimentResult(predictions, metrics, timing, training, environment())
+    artifact = capture(spec, prepared.classifier, config, data, experiment.keep)
+    return ExperimentResult(predictions, metrics, timing, training, environment(), artifact)
 
 
 def begin(experiment: PlannedExperiment, store: ResultsStore) -> bool:
@@ -231,21 +242,49 @@ def begin(experiment: PlannedExperiment, store: ResultsStore) -> bool:
 
 
 def finish(experiment: PlannedExperiment, store: ResultsStore, result: ExperimentResult) -> Outcome:
-    """Write a result in one transaction (it replaces an earlier result only now)."""
+    """Write a result in one transaction (it replaces an earlier result only now). Its artifact
+    is written into the artifacts folder first and recorded in the same transaction; models it
+    displaces (``--keep best``) are removed only once that is committed."""
     gold = [experiment.data.eval[i].label for i in experiment.eval_indices]
-    store.finish(
-        experiment.id,
-        experiment.eval_indices,
-        gold,
-        result.predictions,
-        result.metrics,
-        result.timing,
-        result.training,
-        config=experiment.config,
-        environment=result.environment,
-    )
+    placement = None
+    if result.artifact is not None:
+        placement = place(
+            store,
+            experiment.id,
+            experiment.config.label,
+            experiment.dataset_key,
+            result.metrics.accuracy,
+            result.artifact,
+            experiment.keep,
+        )
+    try:
+        store.finish(
+            experiment.id,
+            experiment.eval_indices,
+            gold,
+            result.predictions,
+            result.metrics,
+            result.timing,
+            result.training,
+            config=experiment.config,
+            environment=result.environment,
+            artifact=placement.row if placement else None,
+        )
+    except BaseException:
+        if placement is not None:
+            placement.undo()
+        raise
+    kept = None
+    if placement is not None:
+        prune(store, placement)
+        row = placement.row
+        kept = f"kept {store.artifacts_dir / row.path}" if row.path else row.note
     return Outcome(
-        experiment, "done", metrics=result.metrics, warnings=list(result.training.warnings)
+        experiment,
+        "done",
+        metrics=result.metrics,
+        warnings=list(result.training.warnings),
+        artifact=kept,
     )
 
 
@@ -333,7 +372,11 @@ def _ray_executor(grid: GridConfig) -> Executor:
         raise BakeoffError(
             "the Ray executor is not in this version of bakeoff yet; use --executor local"
         ) from None
-    return RayExecutor(address=grid.ray_address)
+    return RayExecutor(
+        address=grid.ray_address,
+        cpus_per_experiment=grid.ray_cpus,
+        gpus_per_experiment=grid.ray_gpus,
+    )
 
 
 #: executors by name, for ``--executor`` and ``executor:`` in grid files; each builds from the grid

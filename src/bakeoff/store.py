@@ -12,6 +12,10 @@ Why SQLite: one file to copy, transactional writes, readable by any tool. Guaran
   and skips the experiment, saying so; a lease whose holder died (no heartbeat for
   ``LEASE_TIMEOUT_S``, or, on the same machine, its process is gone) is taken over, so a killed
   run is simply run again.
+- What an experiment produced for reuse (a fine-tuned model's folder, a prompted recipe) sits in
+  the artifacts folder beside the store (``<store>.artifacts/``); the ``artifacts`` table says
+  which experiment's artifact is kept there, its size, or why it is not, and is written in the
+  same transaction that marks the experiment done.
 - Read-only commands open the file read-only; a store this version cannot read (newer or older
   schema, missing columns, damaged JSON) is one clear line, never a traceback.
 """
@@ -93,7 +97,17 @@ CREATE TABLE IF NOT EXISTS predictions (
     raw TEXT,
     PRIMARY KEY (experiment_id, idx)
 );
+CREATE TABLE IF NOT EXISTS artifacts (
+    experiment_id TEXT PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('weights', 'recipe')),
+    path TEXT,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    created_at REAL NOT NULL
+);
 """
+#: added to schema 2 without a version bump: created on open where missing, absent reads as none
+ARTIFACTS_TABLE = SCHEMA.split("CREATE TABLE IF NOT EXISTS artifacts")[1]
 
 
 def default_db_path() -> Path:
@@ -164,6 +178,19 @@ class ExperimentRecord:
     created_at: float
     started_at: float | None
     finished_at: float | None
+
+
+@dataclass
+class ArtifactRow:
+    """What the store records of an experiment's artifact. ``path`` is relative to the artifacts
+    folder and None when it was not kept (``note`` says why)."""
+
+    experiment_id: str
+    kind: str
+    path: str | None
+    bytes: int
+    note: str | None
+    created_at: float
 
 
 @dataclass
@@ -391,6 +418,21 @@ class ResultsStore:
                 )
         self._check_schema()
         self._conn.execute("PRAGMA journal_mode = WAL")
+        if not self._has_table("artifacts"):  # a schema-2 store from before artifacts were kept
+            with self._write() as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS artifacts" + ARTIFACTS_TABLE)
+
+    def _has_table(self, name: str) -> bool:
+        return bool(
+            self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
+            ).fetchone()
+        )
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Where kept artifacts live: beside the store, named after it (``bakeoff.artifacts``)."""
+        return self.path.with_name(self.path.stem + ".artifacts")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -563,9 +605,11 @@ class ResultsStore:
         training: TrainingRecord,
         config: ExperimentConfig | None = None,
         environment: dict[str, Any] | None = None,
+        artifact: ArtifactRow | None = None,
     ) -> None:
         """Store all predictions and mark the experiment done, atomically; a result that was
-        already there is replaced in the same transaction, never before."""
+        already there is replaced in the same transaction, never before. ``artifact`` (what was
+        kept for reuse, or why not) is recorded in the same transaction."""
         if not (len(indices) == len(gold) == len(predictions)):
             raise ValueError("indices, gold and predictions must have the same length")
         rows = [
@@ -610,7 +654,52 @@ class ResultsStore:
                     experiment_id,
                 ),
             )
+            if artifact is not None:
+                self._put_artifact(conn, artifact)
             self._release(conn, experiment_id)
+
+    @staticmethod
+    def _put_artifact(conn: sqlite3.Connection, a: ArtifactRow) -> None:
+        conn.execute(
+            """INSERT OR REPLACE INTO artifacts(experiment_id, kind, path, bytes, note, created_at)
+               VALUES (?,?,?,?,?,?)""",
+            (a.experiment_id, a.kind, a.path, a.bytes, a.note, a.created_at),
+        )
+
+    def drop_artifact(self, experiment_id: str, note: str) -> None:
+        """Record that an experiment's artifact was removed from disk, and why."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE artifacts SET path=NULL, bytes=0, note=? WHERE experiment_id=?",
+                (note, experiment_id),
+            )
+
+    def artifacts(self) -> list[ArtifactRow]:
+        """Every artifact record (kept or not), oldest first; none for a store from before."""
+        if not self._has_table("artifacts"):
+            return []
+        rows = self._query(
+            """SELECT experiment_id, kind, path, bytes, note, created_at FROM artifacts
+               ORDER BY created_at"""
+        )
+        return [ArtifactRow(*r) for r in rows]
+
+    def kept_weights(self, dataset_key: str) -> list[tuple[str, float]]:
+        """(experiment id, accuracy) of every finished experiment on ``dataset_key`` whose model
+        weights are kept: what ``--keep best`` compares a new model with."""
+        if not self._has_table("artifacts"):
+            return []
+        rows = self._query(
+            """SELECT e.id, json_extract(e.metrics, '$.accuracy') FROM artifacts a
+               JOIN experiments e ON e.id = a.experiment_id
+               WHERE a.kind = 'weights' AND a.path IS NOT NULL AND e.status = 'done'
+                 AND e.dataset_key = ?""",
+            (dataset_key,),
+        )
+        return [(r[0], float(r[1])) for r in rows if r[1] is not None]
+
+    def artifact(self, experiment_id: str) -> ArtifactRow | None:
+        return next((a for a in self.artifacts() if a.experiment_id == experiment_id), None)
 
     def fail(self, experiment_id: str, error: str) -> None:
         """Record a failed attempt; a finished result from an earlier attempt stays as it was."""

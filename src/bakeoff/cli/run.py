@@ -69,17 +69,29 @@ class GridDisplay:
         self.reporter = reporter
         self.overall: Any = None
         self.outcomes: list[Any] = []
-        self.running: Any = None
+        #: experiments running now, by id (several at once on a distributed executor)
+        self.running: dict[str, Any] = {}
 
     def planned(self, todo: Sequence[Any], done: Sequence[Any]) -> None:
         self.overall = self.bar.add_task("[bold]grid", total=len(todo))
 
+    def _describe(self) -> None:
+        running = list(self.running.values())
+        if not running:
+            text = "[bold]grid"
+        elif len(running) == 1:
+            text = f"[bold]{running[0].config.label}"
+        else:
+            text = f"[bold]{len(running)} running[/] ({running[-1].config.label}, ...)"
+        self.bar.update(self.overall, description=text)
+
     def started(self, experiment: Any) -> None:
-        self.running = experiment
-        self.bar.update(self.overall, description=f"[bold]{experiment.config.label}")
+        self.running[experiment.id] = experiment
+        self._describe()
 
     def finished(self, outcome: Any) -> None:
-        self.running = None
+        self.running.pop(outcome.experiment.id, None)
+        self._describe()
         self.outcomes.append(outcome)
         self.reporter.clear_stages()
         self.bar.advance(self.overall)
@@ -95,6 +107,8 @@ class GridDisplay:
             )
             for warning in outcome.warnings:
                 out.print(f"  [yellow]warning[/] {warning}", highlight=False)
+            if outcome.artifact:
+                out.print(f"  [dim]{outcome.artifact}[/]", highlight=False)
         elif outcome.status == "busy":
             out.print(
                 f"[yellow]skip[/] {label}: another process is running it",
@@ -197,7 +211,7 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
         overrides["methods"] = split_values(o["method"])
     for key in (
         "seed", "seeds", "precision", "train_limit", "eval_limit", "latency_samples", "data_dir",
-        "executor", "ray_address", "device",
+        "executor", "ray_address", "ray_cpus", "ray_gpus", "device", "keep",
     ):  # fmt: skip
         if o[key] is not None:
             overrides[key] = _value(o[key])
@@ -313,6 +327,26 @@ def run(
         typer.Option(
             help="Ray cluster to join: auto, or host:port.",
             show_default="a local instance",
+        ),
+    ] = None,
+    ray_cpus: Annotated[
+        Optional[float],
+        typer.Option(help="CPUs each experiment asks Ray for.", show_default="1"),
+    ] = None,
+    ray_gpus: Annotated[
+        Optional[float],
+        typer.Option(
+            help="GPUs each experiment asks Ray for (0.5 shares one; 0: CPU only).",
+            show_default="1 where the cluster has GPUs",
+        ),
+    ] = None,
+    keep: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="<best|all|none>",
+            help="What to keep for predict/export: best keeps every prompt recipe and the most "
+            "accurate fine-tuned model per task; all keeps every model.",
+            show_default="best",
         ),
     ] = None,
     eval_limit: Annotated[
@@ -539,12 +573,15 @@ def _run(o: dict[str, Any]) -> None:
             reporter.clear_stages()
             bar.stop()
             done = sum(x.status == "done" for x in display.outcomes)
-            running = display.running.config.label if display.running else None
+            running = [e.config.label for e in display.running.values()]
+            stopped = (
+                f"; {running[0]} was stopped and will run again"
+                if len(running) == 1
+                else f"; {len(running)} were stopped and will run again: {', '.join(running)}"
+            )
             err_console.print(
                 f"interrupted: {done} experiment(s) of this run finished and are stored in "
-                f"{db_path}"
-                + (f"; {running} was stopped and will run again" if running else "")
-                + ". Run the same command to resume.",
+                f"{db_path}" + (stopped if running else "") + ". Run the same command to resume.",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -28,9 +28,18 @@ from bakeoff.errors import BakeoffError
 from bakeoff.models import ModelKind
 
 if TYPE_CHECKING:
-    from bakeoff.classifier import Prepared, Progress
+    from pathlib import Path
+
+    from bakeoff.classifier import Classifier, Prepared, Progress
     from bakeoff.config import ExperimentConfig
     from bakeoff.data import TaskData
+
+#: what a method can keep for reuse: trained weights (a model folder, megabytes to gigabytes) or
+#: a recipe (one small JSON file that rebuilds the classifier from a model it names)
+ArtifactKind = Literal["weights", "recipe"]
+#: writes a finished classifier's artifact at the given path (a folder for weights, one JSON file
+#: for a recipe) so that ``bakeoff.artifacts.load_classifier`` rebuilds it
+SaveArtifact = Callable[["Classifier", "ExperimentConfig", "TaskData", "Path"], None]
 
 #: the encoder-vs-LLM question: a method either trains an encoder-sized model or prompts an LLM
 Family = Literal["encoder", "LLM"]
@@ -82,6 +91,9 @@ class MethodSpec:
     #: written (a bad template, answer words of the wrong count, k larger than the train split);
     #: raises BakeoffError
     check: Callable[[ExperimentConfig, TaskData], None] | None = None
+    #: what it keeps for ``bakeoff predict``/``export`` (None: nothing, predict cannot use it)
+    artifact: ArtifactKind | None = None
+    save_artifact: SaveArtifact | None = None
 
     def settings_for(self, section: BaseModel) -> BaseModel:
         return self.adapt(section) if self.adapt else section

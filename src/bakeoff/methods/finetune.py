@@ -14,10 +14,11 @@ import math
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bakeoff import checks
-from bakeoff.classifier import Advance, Predictions, Prepared, Progress
+from bakeoff.classifier import Advance, Classifier, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, FinetuneSettings
 from bakeoff.data import Example, TaskData, stratified_sample
 from bakeoff.environment import best_device, resolve_precision
@@ -302,6 +303,28 @@ class FinetuneMethod:
         )
 
 
+def save_artifact(
+    classifier: Classifier, config: ExperimentConfig, data: TaskData, folder: Path
+) -> None:
+    """Keep the fine-tuned model as an encoder artifact folder (weights in the evaluated
+    precision, tokenizer, label names, settings), so ``bakeoff predict`` reproduces the stored
+    predictions and ``bakeoff export`` can hand it to transformers or ONNX Runtime."""
+    from bakeoff.artifacts import save_encoder_classifier
+
+    settings = config.settings.model_dump(mode="json") if config.settings is not None else {}
+    save_encoder_classifier(
+        folder,
+        classifier,
+        settings,
+        extra={
+            "experiment_id": config.experiment_id(),
+            "task": config.task,
+            "base_model": config.model,
+            "method": config.method,
+        },
+    )
+
+
 register_method(
     MethodSpec(
         name="finetune",
@@ -313,5 +336,7 @@ register_method(
         description="fine-tune the encoder and a classification head with the HF Trainer",
         marker="o",
         order=30,
+        artifact="weights",
+        save_artifact=save_artifact,
     )
 )

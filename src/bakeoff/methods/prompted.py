@@ -15,13 +15,14 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from bakeoff import checks
 from bakeoff.backends.causal_lm import LoadedLM, load_causal_lm
-from bakeoff.classifier import Advance, Predictions, Prepared, Progress
+from bakeoff.classifier import Advance, Classifier, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, PromptSettings
 from bakeoff.data import Example, TaskData
 from bakeoff.environment import best_device, resolve_precision
@@ -322,6 +323,30 @@ def check_prompt(config: ExperimentConfig, data: TaskData) -> None:
         )
 
 
+def save_recipe(
+    classifier: Classifier, config: ExperimentConfig, data: TaskData, path: Path
+) -> None:
+    """Keep the prompted classifier's recipe: the model it names, instruction, template, answer
+    words, the demonstrations themselves and the prefix probes, precision and batching. A few
+    kilobytes; ``bakeoff predict`` rebuilds the same classifier from it."""
+    from bakeoff.artifacts import recipe_from_classifier, save_prompted_recipe
+
+    if not isinstance(classifier, PromptedClassifier):
+        raise TypeError(f"save_recipe needs a PromptedClassifier, got {type(classifier).__name__}")
+    recipe = recipe_from_classifier(
+        classifier,
+        config.model,
+        resolve_precision(config.precision, classifier.device),
+        data.train[:PREFIX_PROBES],
+        extra={
+            "experiment_id": config.experiment_id(),
+            "task": config.task,
+            "method": config.method,
+        },
+    )
+    save_prompted_recipe(path, recipe)
+
+
 def _zero_shot(settings: BaseModel) -> BaseModel:
     """Zero-shot shares the prompt section with few-shot, with no demonstrations."""
     return settings.model_copy(update={"k": 0})
@@ -343,6 +368,8 @@ for _spec in (
         adapt=_zero_shot,
         example_model="smollm2-135m",
         check=check_prompt,
+        artifact="recipe",
+        save_artifact=save_recipe,
     ),
     MethodSpec(
         name="few-shot",
@@ -357,6 +384,8 @@ for _spec in (
         trains=False,
         example_model="smollm2-135m",
         check=check_prompt,
+        artifact="recipe",
+        save_artifact=save_recipe,
     ),
 ):
     register_method(_spec)

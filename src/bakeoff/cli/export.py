@@ -1,0 +1,105 @@
+"""``bakeoff export``: a finished experiment's kept model for use outside bakeoff. A fine-tuned
+encoder becomes a Hugging Face model folder with a model card (and, with ``--onnx``, an ONNX
+graph checked against torch with ONNX Runtime); a prompted classifier becomes its recipe file.
+The work is in ``bakeoff.export``; this module chooses the experiment and reads the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from bakeoff.cli.app import app, console, db_option_default, fail
+from bakeoff.cli.predict import ARTIFACT_HELP, EXPERIMENT_HELP, TASK_HELP
+from bakeoff.errors import BakeoffError
+
+#: evaluated examples an ONNX export is checked on (all of them would take minutes for BoolQ)
+ONNX_CHECK_EXAMPLES = 256
+
+
+def _sample_texts(db: Path, record: Any) -> list[str | tuple[str, str]] | None:
+    """The first evaluated examples of the experiment's data, to check an ONNX export on."""
+    from bakeoff.store import ResultsStore
+
+    with ResultsStore(db, readonly=True) as store:
+        examples = store.examples(record.dataset_key)
+    rows = [examples[i] for i in sorted(examples)[:ONNX_CHECK_EXAMPLES]]
+    return [r.text if r.text_pair is None else (r.text, r.text_pair) for r in rows] or None
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="A folder for a fine-tuned model; a .json file for a prompt recipe.",
+        ),
+    ],
+    experiment: Annotated[
+        Optional[str], typer.Option("--experiment", "-e", help=EXPERIMENT_HELP)
+    ] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help=TASK_HELP)] = None,
+    artifact: Annotated[Optional[Path], typer.Option(help=ARTIFACT_HELP)] = None,
+    db: Annotated[
+        Optional[Path],
+        typer.Option("--db", help="Results store.", show_default=db_option_default()),
+    ] = None,
+    onnx: Annotated[
+        bool,
+        typer.Option(
+            "--onnx",
+            help="Also write model.onnx (fp32), checked against torch with ONNX Runtime; needs "
+            "the export extra.",
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output.")
+    ] = False,
+) -> None:
+    """Export a finished experiment's model (HF folder + model card, ONNX) or prompt recipe."""
+    from bakeoff.artifacts import read_artifact
+    from bakeoff.export import export_encoder, export_onnx, export_recipe
+    from bakeoff.reuse import card_info, choose
+    from bakeoff.store import default_db_path
+
+    db_path = db or default_db_path()
+    try:
+        chosen = choose(db_path, experiment, task, artifact)
+        kind = read_artifact(chosen.path)["kind"]
+        if kind == "prompted":
+            if onnx:
+                raise BakeoffError(
+                    "--onnx exports a fine-tuned encoder; a prompted classifier exports its "
+                    "recipe only (leave out --onnx)"
+                )
+            export_recipe(chosen.path, output, overwrite=overwrite)
+            console.print(
+                f"wrote the prompt recipe of {chosen.how} to {output}; classify with "
+                f"`bakeoff predict FILE -o OUT --artifact {output}`",
+                highlight=False,
+            )
+            return
+        info = card_info(db_path, chosen.record) if chosen.record is not None else {}
+        export_encoder(chosen.path, output, info, overwrite=overwrite)
+        console.print(
+            f"wrote {chosen.how} as a Hugging Face model folder to {output} (with README.md "
+            "model card); load it with transformers.pipeline('text-classification', "
+            f"model='{output}')",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if onnx:
+            samples = _sample_texts(db_path, chosen.record) if chosen.record else None
+            check = export_onnx(output, output / "model.onnx", sample_texts=samples)
+            console.print(
+                f"wrote {check.path}: ONNX Runtime agrees with torch on {check.n_checked} "
+                f"texts (same label {check.argmax_agree}/{check.n_checked}, largest probability "
+                f"difference {check.max_abs_diff:.1e}, tolerance {check.tolerance:.0e})",
+                highlight=False,
+                soft_wrap=True,
+            )
+    except BakeoffError as exc:
+        fail(exc)
