@@ -124,8 +124,9 @@ def test_prompted_recipe_is_kept_predicted_and_exported(tmp_path: Path, data_dir
     exported = tmp_path / "recipe.json"
     result = runner.invoke(app, ["export", "-e", record.id, "-o", str(exported), "--db", str(db)])
     assert result.exit_code == 0, result.output
-    assert json.loads(exported.read_text(encoding="utf-8"))["demonstrations"] == (
-        recipe["demonstrations"]
+    assert (
+        json.loads(exported.read_text(encoding="utf-8"))["demonstrations"]
+        == (recipe["demonstrations"])
     )
     onnx = runner.invoke(
         app, ["export", "-e", record.id, "-o", str(tmp_path / "x"), "--db", str(db), "--onnx"]

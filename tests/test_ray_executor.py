@@ -212,3 +212,24 @@ def test_missing_ray_extra_is_one_line_and_writes_nothing(
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "bakeoff[ray]" in lines[0], result.output
     assert not db.exists()
+
+
+def test_resources_per_experiment_reach_the_executor(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    from bakeoff.cli import app
+    from bakeoff.runner import get_executor
+
+    grid = make_grid(
+        {"tasks": ["sst2"], "models": ["minilm"], "executor": "ray", "ray_cpus": 2, "ray_gpus": 0.5}
+    )
+    executor = get_executor(grid)
+    assert executor.cpus_per_experiment == 2 and executor.gpus_per_experiment == 0.5
+    default = get_executor(make_grid({"tasks": ["sst2"], "models": ["minilm"], "executor": "ray"}))
+    assert default.cpus_per_experiment == 1 and default.gpus_per_experiment is None
+    bad = CliRunner().invoke(
+        app,
+        ["run", "--task", "sst2", "--model", "minilm", "--executor", "ray", "--ray-cpus", "0",
+         "--db", str(tmp_path / "b.db")],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "ray" in bad.output.lower() and "Traceback" not in bad.output
+    assert not (tmp_path / "b.db").exists()
