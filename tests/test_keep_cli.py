@@ -83,6 +83,9 @@ def test_best_keeps_one_model_per_task_and_predict_matches_the_store(
     with ResultsStore(db, readonly=True) as store:
         _check_matches_store(store, kept_record, tmp_path / "out.csv")
 
+    listed = runner.invoke(app, ["artifacts", "--db", str(db)], terminal_width=250)
+    assert listed.exit_code == 0 and kept_record.id in listed.output
+    assert "weights" in listed.output and "not kept" in listed.output
     # an experiment whose model was not kept is one line naming why and the fix
     result = runner.invoke(
         app, ["predict", str(source), "-o", str(tmp_path / "o2.csv"), "--db", str(db),
@@ -193,3 +196,35 @@ def test_predict_bad_input_is_one_line(tmp_path: Path, tiny_bert: Path, args, ne
     result = runner.invoke(app, ["predict", str(source), "--db", str(db), *args])
     assert result.exit_code == 2, result.output
     assert needle in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "method, extra, kind",
+    [
+        ("embed-logreg", [], "recipe"),
+        ("setfit", ["--set", "setfit.max_steps=4", "--set", "setfit.num_iterations=1"], "weights"),
+    ],
+)
+def test_embedding_methods_are_kept_and_predict_matches_the_store(
+    tmp_path: Path, data_dir: Path, tiny_bert: Path, method: str, extra: list[str], kind: str
+) -> None:
+    db = tmp_path / "e.db"
+    _run(db, data_dir, str(tiny_bert), method, *extra)
+    with ResultsStore(db, readonly=True) as store:
+        [record] = store.experiments("done")
+        [row] = store.artifacts()
+        assert row.kind == kind and row.path and row.bytes > 0
+        source = _eval_csv(store, record, tmp_path / "in.csv")
+    exported = tmp_path / ("model" if kind == "weights" else "model.json")
+    result = runner.invoke(app, ["export", "-e", record.id, "-o", str(exported), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    for how in (["-e", record.id, "--db", str(db)], ["--artifact", str(exported)]):
+        out = tmp_path / f"out{len(how)}.csv"
+        result = runner.invoke(
+            app,
+            ["predict", str(source), "-o", str(out), *how, "--text-column", "text",
+             "--text-pair-column", "pair", "--id-column", "idx"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        with ResultsStore(db, readonly=True) as store:
+            _check_matches_store(store, record, out)

@@ -139,7 +139,8 @@ def test_html_is_self_contained(written: dict[str, Path]) -> None:
     assert "script" not in page.tags and "iframe" not in page.tags
     assert "url(" not in html and "@import" not in html
     images = [ref for tag, _, ref in page.refs if tag == "img"]
-    assert len(images) == 5 and all(i.startswith("data:image/png;base64,") for i in images)
+    # scorecard, accuracy, accuracy vs latency, and per task (2) confusion and calibration
+    assert len(images) == 7 and all(i.startswith("data:image/png;base64,") for i in images)
     # untrusted text is escaped, never markup
     assert SCRIPT_PAYLOAD not in html and "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
     assert "<img src=x" not in html
@@ -407,3 +408,29 @@ def test_labels_used_reads_the_training_record(tmp_path: Path) -> None:
     data = collect(store, ReportOptions())
     used = {e.id: e.labels_used for e in data.entries}
     assert used == {shown: 3, zero: 0, tuned: 80}
+
+
+def test_reliability_diagram_bins_the_stored_probabilities(
+    data: ReportData, written: dict[str, Path]
+) -> None:
+    from bakeoff.metrics import expected_calibration_error
+    from bakeoff.report.figures import calibration_data
+
+    for task in ("rte", "sst2"):
+        assert written[f"figures/calibration_{task}.png"].read_bytes()[:4] == b"\x89PNG"
+    section = next(s for s in data.sections if s.task == "sst2")
+    d = calibration_data(section)
+    scored = [e for e in section.entries if any(r.scores for r in e.all_rows)]
+    assert d.lines and len(d.lines) == min(len(scored), 6)
+    for line in d.lines:
+        entry = next(e for e in section.entries if e.name == line.name)
+        rows = entry.all_rows
+        want = expected_calibration_error(
+            [r.scores for r in rows], [r.gold for r in rows], [r.pred for r in rows]
+        )
+        assert line.ece == pytest.approx(want)
+        assert sum(line.count) == sum(1 for r in rows if r.scores)
+        assert all(0 <= v <= 100 for v in line.confidence + line.accuracy)
+    html = written["report.html"].read_text(encoding="utf-8")
+    assert 'id="calibration"' in html and "ECE" in html
+    assert "## Calibration" in written["report.md"].read_text(encoding="utf-8")

@@ -294,3 +294,10 @@ def test_same_command_twice_gives_identical_predictions(
     assert [(p.idx, p.pred, p.raw_scores) for p in first] == [
         (p.idx, p.pred, p.raw_scores) for p in second
     ]
+
+
+def test_device_reaches_every_planned_experiment(data_dir: Path, tiny_bert: Path) -> None:
+    experiments = plan(_grid(data_dir, tiny_bert, device="cpu", seeds=[1, 2]))
+    assert [e.config.device for e in experiments] == ["cpu", "cpu"]
+    # timing-only: the same experiment whichever device runs it
+    assert experiments[0].id == plan(_grid(data_dir, tiny_bert, seeds=[1, 2]))[0].id

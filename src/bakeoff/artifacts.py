@@ -13,6 +13,13 @@ Two kinds of artifact, both rebuilt into a :class:`~bakeoff.classifier.Classifie
   into a data file that may change), the chat-template flag, the scoring mode, precision and max
   length, and the training examples used to find where the shared prompt prefix can be cut.
 
+- **embedding**: a frozen or fine-tuned sentence encoder with a logistic-regression head
+  (embed-logreg, SetFit). The head is kept as plain numbers (coefficients, intercepts, classes;
+  never a pickle). embed-logreg's encoder is the pretrained model it names, so its artifact is
+  one JSON file of a few kB, like a recipe; SetFit fine-tunes its encoder, so its artifact is a
+  folder with the encoder saved by sentence-transformers under ``encoder/`` and the JSON as
+  ``bakeoff-artifact.json``.
+
 Weights are stored in the precision the experiment was evaluated in (``weights_dtype`` defaults
 to ``precision``). A bf16 experiment runs its model cast to bf16 anyway, so bf16 storage gives
 bit-identical predictions at half the disk (MiniLM-L6: ~45 MB instead of ~90 MB; BERT-base ~220
@@ -283,6 +290,77 @@ def save_prompted_recipe(path: str | Path, recipe: dict[str, Any]) -> Path:
     return path
 
 
+def _head_state(head: Any) -> dict[str, Any]:
+    """A fitted sklearn ``LogisticRegression`` as JSON-safe numbers and its parameters."""
+    params = {
+        k: v
+        for k, v in head.get_params().items()
+        if v is None or isinstance(v, (bool, int, float, str))
+    }
+    return {
+        "class": type(head).__name__,
+        "params": params,
+        "coef": head.coef_.tolist(),
+        "intercept": head.intercept_.tolist(),
+        "classes": [int(c) for c in head.classes_],
+        "n_features_in": int(head.n_features_in_),
+    }
+
+
+def save_embedding_classifier(
+    path: str | Path,
+    classifier: Any,
+    model: str,
+    settings: dict[str, Any],
+    *,
+    keep_encoder: bool,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Save a live :class:`~bakeoff.methods.embed_logreg.EmbeddingClassifier`: one JSON file
+    naming ``model`` (``keep_encoder=False``: the encoder is the pretrained one), or a folder with
+    the encoder saved beside the JSON (``keep_encoder=True``: SetFit fine-tuned it)."""
+    if classifier.head is None or type(classifier.head).__name__ != "LogisticRegression":
+        raise BakeoffError("an embedding artifact needs a fitted logistic-regression head")
+    precision = _check_precision(str(classifier.precision), "precision")
+    meta: dict[str, Any] = {
+        "kind": "embedding",
+        "format_version": FORMAT_VERSION,
+        "bakeoff_version": __version__,
+        "created": _now(),
+        "model": model,
+        "encoder": "encoder" if keep_encoder else None,
+        "label_names": [str(n) for n in classifier.label_names],
+        "batch_size": int(classifier.batch_size),
+        "precision": precision,
+        "normalize": bool(classifier.normalize),
+        "pair_encoding": classifier.pair_encoding,
+        "separator": classifier.separator,
+        "max_seq_length": int(classifier.encoder.max_seq_length),
+        "head": _head_state(classifier.head),
+        "settings": settings,
+        "extra": extra or {},
+    }
+    path = Path(path)
+    if not keep_encoder:
+        write_json_atomic(path, meta)
+        return path
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        encoder = copy.deepcopy(classifier.encoder).to("cpu")
+        if precision == "bf16":
+            encoder = encoder.to(torch.bfloat16)
+        encoder.save(str(tmp / "encoder"))
+        write_json_atomic(tmp / ARTIFACT_FILE, meta)
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # reading
 
@@ -334,8 +412,10 @@ def read_artifact(path: str | Path) -> dict[str, Any]:
     else:
         raise BakeoffError(f"artifact {path} not found; check the path or the experiment id")
     kind = data.get("kind")
-    if kind not in ("encoder", "prompted"):
-        raise BakeoffError(f"{path}: unknown artifact kind {kind!r}; expected encoder or prompted")
+    if kind not in ("encoder", "prompted", "embedding"):
+        raise BakeoffError(
+            f"{path}: unknown artifact kind {kind!r}; expected encoder, prompted or embedding"
+        )
     if kind == "encoder" and not path.is_dir():
         raise BakeoffError(
             f"{path}: an encoder artifact is a folder; give the folder, not the file"
@@ -489,7 +569,51 @@ def load_classifier(
     device = device or best_device()
     if meta["kind"] == "encoder":
         return _load_encoder(meta, device, precision)
+    if meta["kind"] == "embedding":
+        return _load_embedding(meta, device, precision)
     return _load_prompted(meta, device, precision)
+
+
+def _load_embedding(meta: dict[str, Any], device: str, precision: str | None) -> Classifier:
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from bakeoff.methods.embed_logreg import EmbeddingClassifier, load_sentence_encoder
+
+    where = Path(meta["path"])
+    state = meta.get("head") or {}
+    if state.get("class") != "LogisticRegression":
+        raise BakeoffError(f"{where}: unknown head {state.get('class')!r}; export it again")
+    try:
+        head = LogisticRegression(**state.get("params", {}))
+        head.coef_ = np.asarray(state["coef"], dtype=np.float64)
+        head.intercept_ = np.asarray(state["intercept"], dtype=np.float64)
+        head.classes_ = np.asarray(state["classes"])
+        head.n_features_in_ = int(state["n_features_in"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BakeoffError(
+            f"{where}: damaged head ({type(exc).__name__}); export it again"
+        ) from None
+    if meta.get("encoder"):
+        encoder, _ = load_sentence_encoder(str(where / meta["encoder"]), device)
+    else:
+        encoder, _ = load_sentence_encoder(str(meta["model"]), device)
+    encoder.max_seq_length = int(meta["max_seq_length"])
+    run_precision = _runtime_precision(str(meta["precision"]), device, precision)
+    # loaded in fp32, then cast as the method did for its evaluation
+    encoder = encoder.to(torch.bfloat16 if run_precision == "bf16" else torch.float32)
+    return EmbeddingClassifier(
+        encoder,
+        head,
+        [str(n) for n in meta["label_names"]],
+        int(meta["batch_size"]),
+        device,
+        run_precision,
+        normalize=bool(meta["normalize"]),
+        pair_encoding=meta.get("pair_encoding", "features"),
+        separator=str(meta.get("separator", "[SEP]")),
+    )
 
 
 __all__ = [
@@ -499,6 +623,7 @@ __all__ = [
     "read_artifact",
     "recipe_from_classifier",
     "save_encoder",
+    "save_embedding_classifier",
     "save_encoder_classifier",
     "save_prompted_recipe",
 ]

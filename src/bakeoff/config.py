@@ -41,6 +41,8 @@ BatchSize = Annotated[int, Field(ge=1)] | Literal["auto"]
 MAX_SEED = 2**32 - 1
 #: settings that change how an experiment is timed, not what it predicts: kept out of its id
 TIMING_ONLY = frozenset({"latency_samples", "device"})
+#: settings added after stores existed: left out of an experiment's id while unset
+ADDED_LATER = ("cv",)
 
 
 #: where to run: auto (CUDA, else Apple mps, else CPU), cpu, cuda, cuda:N or mps
@@ -154,6 +156,8 @@ class ExperimentConfig(Strict):
     batch_size: BatchSize = "auto"
     train_limit: int | None = Field(None, ge=1)
     eval_limit: int | None = Field(None, ge=1)
+    #: K-fold cross-validation over all labelled examples (see bakeoff.crossval); None: hold-out
+    cv: int | None = Field(None, ge=2)
     latency_samples: int = Field(64, ge=1)
     device: Device = "auto"
     #: the method's own settings model (see ``bakeoff.methods.MethodSpec.settings_model``)
@@ -180,7 +184,12 @@ class ExperimentConfig(Strict):
 
     def identity(self) -> dict[str, Any]:
         """The configuration that defines the experiment's result (timing-only settings dropped)."""
-        return {k: v for k, v in self.model_dump(mode="json").items() if k not in TIMING_ONLY}
+        identity = {k: v for k, v in self.model_dump(mode="json").items() if k not in TIMING_ONLY}
+        # settings added later enter the identity only when set, so earlier ids stay valid
+        for key in ADDED_LATER:
+            if identity.get(key) is None:
+                identity.pop(key, None)
+        return identity
 
     def experiment_id(self) -> str:
         """Stable hash of :meth:`identity` (JSON with sorted keys)."""
@@ -213,6 +222,8 @@ class GridConfig(Strict):
     #: "all" = the whole train split
     train_limit: tuple[Annotated[int, Field(ge=1)] | None, ...] = (None,)
     eval_limit: int | None = Field(None, ge=1)
+    #: score every labelled example out of fold with K models (small data sets); see crossval.py
+    cv: int | None = Field(None, ge=2, le=100)
     latency_samples: int = Field(64, ge=1)
     device: Device = "auto"
     #: what is kept for ``bakeoff predict``/``export`` (see bakeoff.keep): ``best`` keeps every
@@ -341,7 +352,15 @@ class GridConfig(Strict):
     def seed_list(self) -> tuple[int, ...]:
         return self.seeds or (self.seed,)
 
-    @field_validator("seed", "eval_limit", "latency_samples", mode="before")
+    @model_validator(mode="after")
+    def _cv_uses_every_example(self) -> GridConfig:
+        if self.cv is not None and self.eval_limit is not None:
+            raise ValueError(
+                "cv scores every labelled example; leave out eval_limit (--limit) with --cv"
+            )
+        return self
+
+    @field_validator("seed", "eval_limit", "latency_samples", "cv", mode="before")
     @classmethod
     def _whole_numbers(cls, v: Any) -> Any:
         """YAML reads ``1e23`` as a float: say it is not a whole number instead of overflowing."""

@@ -430,10 +430,31 @@ def export_recipe(
     return out_path
 
 
+def export_embedding(
+    artifact_path: str | Path, out_path: str | Path, *, overwrite: bool = False
+) -> Path:
+    """Copy an embeddings + logistic-regression artifact (a JSON file naming its encoder, or a
+    SetFit folder with the encoder) to ``out_path``; ``predict --artifact`` accepts the copy."""
+    meta = read_artifact(artifact_path)
+    if meta["kind"] != "embedding":
+        raise BakeoffError(f"{artifact_path} is a {meta['kind']} artifact, not an embedding one")
+    src, out_path = Path(meta["path"]), Path(out_path)
+    _fresh_target(out_path, overwrite)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        if out_path.exists():
+            shutil.rmtree(out_path)
+        shutil.copytree(src, out_path)
+    else:
+        shutil.copyfile(src, out_path)
+    return out_path
+
+
 __all__ = [
     "ARTIFACT_FILE",
     "ONNX_TOLERANCE",
     "OnnxCheck",
+    "export_embedding",
     "export_encoder",
     "export_onnx",
     "export_recipe",

@@ -20,6 +20,7 @@ _NOT_NAMED = {"task", "data_fingerprint", "eval_split", "model", "method", "devi
 _WORDS = {
     "train_limit": "labels",
     "eval_limit": "eval n",
+    "cv": "cv folds",
     "batch_size": "batch",
     "settings.k": "k",
     "settings.verbalizers": "answer words",

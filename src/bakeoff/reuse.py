@@ -42,8 +42,8 @@ def _not_kept(store: ResultsStore, record: ExperimentRecord) -> BakeoffError:
 
         if get_method_spec(record.method).artifact is None:
             return BakeoffError(
-                f"{what}: method {record.method} keeps no model that predict can load "
-                "(finetune, zero-shot and few-shot do); choose another with --experiment"
+                f"{what}: method {record.method} keeps no model that predict can load; "
+                "choose another with --experiment"
             )
         return BakeoffError(
             f"{what}: nothing was kept for it (run with --keep none, or before bakeoff kept "

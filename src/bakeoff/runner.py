@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from bakeoff import checks
+from bakeoff import checks, crossval
 from bakeoff.classifier import NullProgress, Predictions, Progress
 from bakeoff.config import ExperimentConfig, GridConfig
 from bakeoff.custom import load_custom, load_custom_config, parse_custom_config
@@ -129,6 +129,8 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
             check_hub_model(model)
     skipped = _check_pairs(grid)
     tasks = tasks if tasks is not None else load_grid_tasks(grid)
+    if grid.cv:
+        tasks = {name: crossval.pooled(data, grid.cv) for name, data in tasks.items()}
     indices: dict[str, list[int]] = {}
     for task_name in grid.tasks:
         labels = [ex.label for ex in tasks[task_name].eval]
@@ -162,7 +164,9 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
                             batch_size=grid.batch_size,
                             train_limit=limit,
                             eval_limit=grid.eval_limit,
+                            cv=grid.cv,
                             latency_samples=grid.latency_samples,
+                            device=grid.device,
                             settings=spec.settings_for(grid.section(spec.settings_section)),
                         )
                         if spec.check is not None:
@@ -200,22 +204,27 @@ def execute(experiment: PlannedExperiment, progress: Progress | None = None) -> 
     # memory held for an earlier model would otherwise be billed to this one
     release_models(keep=config.model)
     spec = get_method_spec(config.method)
-    prepared = spec.factory().prepare(config, data, progress)
-    predictions, timing = timed_evaluation(
-        prepared.classifier,
-        examples,
-        latency_samples=config.latency_samples,
-        seed=config.seed,
-        progress=progress,
-        what=f"{data.eval_split} examples",
-    )
+    artifact = None
+    if config.cv:
+        # out of fold: K models, none kept (see crossval.py); every pooled example is evaluated
+        predictions, timing, training = crossval.cross_validate(spec, config, data, progress)
+    else:
+        prepared = spec.factory().prepare(config, data, progress)
+        predictions, timing = timed_evaluation(
+            prepared.classifier,
+            examples,
+            latency_samples=config.latency_samples,
+            seed=config.seed,
+            progress=progress,
+            what=f"{data.eval_split} examples",
+        )
+        training = prepared.training
+        artifact = capture(spec, prepared.classifier, config, data, experiment.keep)
     gold = [ex.label for ex in examples]
     metrics = compute_metrics(gold, predictions.labels, data.task.label_names, predictions.scores)
-    training = prepared.training
     one_label = checks.one_label(gold, predictions.labels, data.task.label_names)
     if one_label:
         training.warnings.append(one_label)
-    artifact = capture(spec, prepared.classifier, config, data, experiment.keep)
     return ExperimentResult(predictions, metrics, timing, training, environment(), artifact)
 
 

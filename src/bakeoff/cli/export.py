@@ -61,7 +61,7 @@ def export(
 ) -> None:
     """Export a finished experiment's model (HF folder + model card, ONNX) or prompt recipe."""
     from bakeoff.artifacts import read_artifact
-    from bakeoff.export import export_encoder, export_onnx, export_recipe
+    from bakeoff.export import export_embedding, export_encoder, export_onnx, export_recipe
     from bakeoff.reuse import card_info, choose
     from bakeoff.store import default_db_path
 
@@ -80,6 +80,20 @@ def export(
                 f"wrote the prompt recipe of {chosen.how} to {output}; classify with "
                 f"`bakeoff predict FILE -o OUT --artifact {output}`",
                 highlight=False,
+            )
+            return
+        if kind == "embedding":
+            if onnx:
+                raise BakeoffError(
+                    "--onnx exports a fine-tuned sequence classifier (finetune); an embeddings + "
+                    "logistic-regression model exports as its artifact (leave out --onnx)"
+                )
+            export_embedding(chosen.path, output, overwrite=overwrite)
+            console.print(
+                f"wrote the embeddings + logistic-regression model of {chosen.how} to {output}; "
+                f"classify with `bakeoff predict FILE -o OUT --artifact {output}`",
+                highlight=False,
+                soft_wrap=True,
             )
             return
         info = card_info(db_path, chosen.record) if chosen.record is not None else {}

@@ -40,6 +40,14 @@ def result_rows(store: Any) -> tuple[list[dict[str, Any]], list[Any]]:
     records = store.experiments("done")
     others = [r for r in store.experiments(None) if r.status != "done"]
     names = experiment_names([(r.id, r.config) for r in records])
+    groups = {r.id: _seed_group(r.config) for r in records}
+    # a configuration run with several seeds is named without its seed in the seed table
+    firsts = {}
+    for r in records:
+        firsts.setdefault(groups[r.id], r)
+    group_names = experiment_names(
+        [(g, r.config.model_copy(update={"seed": 0})) for g, r in firsts.items()]
+    )
     rows: list[dict[str, Any]] = []
     baselines: dict[str, Any] = {}
     for r in records:
@@ -57,6 +65,10 @@ def result_rows(store: Any) -> tuple[list[dict[str, Any]], list[Any]]:
                 "kind": "experiment",
                 "id": r.id,
                 "name": names[r.id],
+                "seed": r.config.seed,
+                #: experiments that differ only in their seed share a group (and its name)
+                "group": groups[r.id],
+                "group_name": group_names[groups[r.id]],
                 "task": r.task,
                 "model": r.model,
                 "method": r.method,
@@ -108,10 +120,75 @@ def result_rows(store: Any) -> tuple[list[dict[str, Any]], list[Any]]:
     return rows, others
 
 
+def _seed_group(config: Any) -> str:
+    """The configuration without its seed: what several seeds repeat."""
+    return config.model_copy(update={"seed": 0}).experiment_id()
+
+
+def seed_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Experiments that differ only in their seed, as one row each: the mean accuracy, its
+    standard deviation and range across seeds (kind ``seeds``); other rows as they are."""
+    from statistics import mean, stdev
+
+    out: list[dict[str, Any]] = []
+    members: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["kind"] == "experiment":
+            members.setdefault((r["task"], r["group"]), []).append(r)
+    done: set[tuple[str, str]] = set()
+    for r in rows:
+        key = (r["task"], r.get("group") or "")
+        group = members.get(key, [])
+        if r["kind"] != "experiment" or len(group) < 2:
+            out.append(r)
+            continue
+        if key in done:
+            continue
+        done.add(key)
+        accs = [g["accuracy"] for g in group]
+        out.append(
+            {
+                **r,
+                "kind": "seeds",
+                "name": r["group_name"],
+                "accuracy": mean(accs),
+                "accuracy_sd": stdev(accs),
+                "accuracy_min": min(accs),
+                "accuracy_max": max(accs),
+                "seeds": sorted(g["seed"] for g in group),
+                "beats_baseline": None
+                if any(g["beats_baseline"] is None for g in group)
+                else all(g["beats_baseline"] for g in group),
+                **{
+                    k: mean(g[k] for g in group)
+                    for k in (
+                        "train_time_s",
+                        "throughput_per_s",
+                        "latency_median_ms",
+                        "latency_p95_ms",
+                        "peak_memory_mb",
+                    )
+                    if all(g.get(k) is not None for g in group)
+                },  # fmt: skip
+                "warnings": list(dict.fromkeys(w for g in group for w in g["warnings"])),
+            }
+        )
+    return out
+
+
 def _cell(row: dict[str, Any]) -> str:
     """'87.6 [85.2, 89.7]': accuracy and its interval, which is not symmetric, as [low, high]."""
     from bakeoff.metrics import format_accuracy
 
+    if row["kind"] == "seeds":
+        cell = (
+            f"{100 * row['accuracy']:.1f} ± {100 * row['accuracy_sd']:.1f} "
+            f"[{100 * row['accuracy_min']:.1f}, {100 * row['accuracy_max']:.1f}] "
+            f"({len(row['seeds'])} seeds)"
+        )
+        if row.get("beats_baseline") is False:
+            cell += " ≈base"
+        return cell
     cell = format_accuracy(row["accuracy"], row["accuracy_ci_low"], row["accuracy_ci_high"])
     if row.get("invalid_rate"):
         cell += f" ({100 * row['invalid_rate']:.1f}% invalid)"
@@ -176,9 +253,10 @@ def results(
         return
     if not rows:
         console.print(f"No finished experiments in {path}.")
+    rows = seed_rows(rows)
     task_names = sorted({r["task"] for r in rows})
     names = sorted(
-        {r["name"] for r in rows if r["kind"] == "experiment"},
+        {r["name"] for r in rows if r["kind"] != "baseline"},
     ) + sorted({r["name"] for r in rows if r["kind"] == "baseline"})
     cells: dict[str, dict[str, str]] = {}
     for r in rows:
@@ -195,7 +273,7 @@ def results(
             r["device"] or "",
         ]
         for r in rows
-        if r["kind"] == "experiment"
+        if r["kind"] != "baseline"
     ]
     speed_cols = [
         "task",
@@ -231,7 +309,12 @@ def results(
         if any(r.get("beats_baseline") is False for r in rows):
             console.print(
                 "[dim]≈base: not significantly better than the majority-class baseline "
-                "(paired exact test, p ≥ 0.05)[/]"
+                "(paired exact test, p ≥ 0.05; for seeds: not every seed is)[/]"
+            )
+        if any(r["kind"] == "seeds" for r in rows):
+            console.print(
+                "[dim]seeds: mean ± standard deviation [lowest, highest] across seeds; the "
+                "report compares them with a bootstrap over examples and seeds[/]"
             )
         speed = Table(title="Speed (same protocol for every method)")
         for col in speed_cols:

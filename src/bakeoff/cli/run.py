@@ -210,7 +210,7 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
     if o["method"]:
         overrides["methods"] = split_values(o["method"])
     for key in (
-        "seed", "seeds", "precision", "train_limit", "eval_limit", "latency_samples", "data_dir",
+        "seed", "seeds", "precision", "train_limit", "eval_limit", "cv", "latency_samples", "data_dir",
         "executor", "ray_address", "ray_cpus", "ray_gpus", "device", "keep",
     ):  # fmt: skip
         if o[key] is not None:
@@ -327,6 +327,14 @@ def run(
         typer.Option(
             help="Ray cluster to join: auto, or host:port.",
             show_default="a local instance",
+        ),
+    ] = None,
+    cv: Annotated[
+        Optional[int],
+        typer.Option(
+            "--cv",
+            help="Score every labelled example out of fold with K models (small data sets).",
+            show_default="a hold-out split",
         ),
     ] = None,
     ray_cpus: Annotated[

@@ -35,12 +35,13 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
-from bakeoff.classifier import Advance, Predictions, Prepared, Progress
+from bakeoff.classifier import Advance, Classifier, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, Strict
 from bakeoff.data import Example, TaskData, stratified_sample
 from bakeoff.environment import best_device, resolve_precision
@@ -277,7 +278,7 @@ class EmbedLogregMethod:
         settings = config.settings
         assert isinstance(settings, EmbedLogregSettings)
         task = data.task
-        device = best_device()
+        device = best_device(config.device)
         precision = resolve_precision(config.precision, device)
 
         progress.stage(f"loading {config.model}", None)
@@ -371,6 +372,28 @@ class EmbedLogregMethod:
         )
 
 
+def save_artifact(
+    classifier: Classifier, config: ExperimentConfig, data: TaskData, path: Path
+) -> None:
+    """Keep the fitted head as numbers and the name of the frozen encoder: one small JSON file
+    that ``bakeoff predict`` turns back into this classifier."""
+    from bakeoff.artifacts import save_embedding_classifier
+
+    settings = config.settings.model_dump(mode="json") if config.settings is not None else {}
+    save_embedding_classifier(
+        path,
+        classifier,
+        config.model,
+        settings,
+        keep_encoder=False,
+        extra={
+            "experiment_id": config.experiment_id(),
+            "task": config.task,
+            "method": config.method,
+        },
+    )
+
+
 register_method(
     MethodSpec(
         name="embed-logreg",
@@ -382,5 +405,7 @@ register_method(
         description="frozen sentence embeddings + scikit-learn logistic regression (MTEB protocol)",
         marker="D",
         order=10,
+        artifact="recipe",
+        save_artifact=save_artifact,
     )
 )

@@ -31,11 +31,12 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
-from bakeoff.classifier import Advance, Prepared, Progress
+from bakeoff.classifier import Advance, Classifier, Prepared, Progress
 from bakeoff.config import ExperimentConfig, Strict
 from bakeoff.data import TaskData, stratified_sample
 from bakeoff.environment import best_device, resolve_precision
@@ -92,7 +93,7 @@ class SetFitMethod:
             # SetFit logs at INFO by default ("Running training", "model_head.pkl not found")
             setfit_logging.set_verbosity_warning()
         task = data.task
-        device = best_device()
+        device = best_device(config.device)
         precision = resolve_precision(config.precision, device)
 
         resolved = resolve_model(config.model)
@@ -238,6 +239,28 @@ class SetFitMethod:
         )
 
 
+def save_artifact(
+    classifier: Classifier, config: ExperimentConfig, data: TaskData, path: Path
+) -> None:
+    """Keep the contrastively fine-tuned encoder (a sentence-transformers folder) and the head
+    as numbers: ``bakeoff predict`` rebuilds this classifier from them."""
+    from bakeoff.artifacts import save_embedding_classifier
+
+    settings = config.settings.model_dump(mode="json") if config.settings is not None else {}
+    save_embedding_classifier(
+        path,
+        classifier,
+        config.model,
+        settings,
+        keep_encoder=True,
+        extra={
+            "experiment_id": config.experiment_id(),
+            "task": config.task,
+            "method": config.method,
+        },
+    )
+
+
 register_method(
     MethodSpec(
         name="setfit",
@@ -249,5 +272,7 @@ register_method(
         description="SetFit: contrastive fine-tuning of a sentence encoder + logistic head",
         marker="P",
         order=20,
+        artifact="weights",
+        save_artifact=save_artifact,
     )
 )

@@ -901,6 +901,102 @@ def draw_curve(d: CurveData) -> Figure:
 
 
 # ---------------------------------------------------------------------------------------------
+# calibration
+
+#: the reliability diagram draws this many experiments per task, the most accurate first
+MAX_CALIBRATION_LINES = 6
+
+
+@dataclass
+class CalibrationLine:
+    name: str
+    #: per non-empty bin: mean confidence, accuracy (both in %), and how many predictions
+    confidence: list[float]
+    accuracy: list[float]
+    count: list[int]
+    ece: float
+    n: int
+
+
+@dataclass
+class CalibrationData:
+    task: str
+    lines: list[CalibrationLine]
+    #: experiments with no probabilities (generation scoring) or beyond the cap
+    left_out: list[str]
+
+
+def calibration_data(section: TaskSection) -> CalibrationData:
+    """Reliability bins per experiment (seed groups pooled over their seeds) from the stored
+    per-label probabilities: 15 equal-width bins on the top-class probability, as the ECE."""
+    from bakeoff.metrics import ece_from_bins, reliability_data
+
+    lines, left_out = [], []
+    for e in section.entries:  # most accurate first
+        bins = [b for b in reliability_data(e.all_rows) if b.count]
+        if not bins or len(lines) >= MAX_CALIBRATION_LINES:
+            left_out.append(e.name)
+            continue
+        lines.append(
+            CalibrationLine(
+                e.name,
+                [100 * b.confidence for b in bins],  # type: ignore[operator]
+                [100 * b.accuracy for b in bins],  # type: ignore[operator]
+                [b.count for b in bins],
+                ece_from_bins(bins) or 0.0,
+                sum(b.count for b in bins),
+            )
+        )
+    return CalibrationData(section.task, lines, left_out)
+
+
+def calibration_note(d: CalibrationData) -> str:
+    return (
+        f"not drawn: {', '.join(d.left_out)} (no probabilities, or beyond {MAX_CALIBRATION_LINES})"
+        if d.left_out
+        else ""
+    )
+
+
+def draw_calibration(d: CalibrationData) -> Figure:
+    """Reliability diagram: accuracy against mean confidence per confidence bin, one line per
+    experiment (marker area by the bin's share of predictions), the diagonal as perfect
+    calibration. Below the diagonal is overconfident, above it underconfident."""
+    fig, ax = plt.subplots(figsize=(7.6, 4.6))
+    colors = colors_for([line.name for line in d.lines])
+    ax.plot([0, 100], [0, 100], color="#8c959f", linestyle="--", linewidth=1, label="calibrated")
+    for line in d.lines:
+        color = colors[line.name]
+        sizes = [12 + 220 * c / max(1, line.n) for c in line.count]
+        ax.plot(line.confidence, line.accuracy, color=color, linewidth=1.4, zorder=3)
+        ax.scatter(
+            line.confidence,
+            line.accuracy,
+            s=sizes,
+            color=color,
+            edgecolors="white",
+            linewidths=0.6,
+            zorder=4,
+            label=f"{line.name} (ECE {line.ece:.3f})",
+        )
+    low = min([c for line in d.lines for c in line.confidence] + [50.0])
+    start = 0.0 if low < 40 else 10 * math.floor(low / 10)
+    ax.set_xlim(start, 101)
+    ax.set_ylim(0, 101)
+    ax.set_xlabel("confidence: the top label's probability (%), mean per bin")
+    ax.set_ylabel("accuracy in the bin (%)")
+    ax.grid(color="#eaeef2")
+    ax.set_axisbelow(True)
+    ax.set_title(f"Calibration: {d.task}", loc="left")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    note = calibration_note(d)
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=7.5, color="#57606a", ha="left", va="bottom")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
 # writing
 
 
@@ -972,6 +1068,19 @@ def write_figures(data: ReportData, folder: Path) -> list[FigureFiles]:
                     f"Confusion matrices: {s.task}" + (f" ({note})" if note else ""),
                     *save(draw_confusions(s.task, matrices), folder, stem),
                     note=note,
+                )
+            )
+        for s in data.sections:
+            calibration = calibration_data(s)
+            if not calibration.lines:
+                continue
+            stem = f"calibration_{slug(s.task)}"
+            out.append(
+                FigureFiles(
+                    stem,
+                    f"Calibration: {s.task}",
+                    *save(draw_calibration(calibration), folder, stem),
+                    note=calibration_note(calibration),
                 )
             )
     return out

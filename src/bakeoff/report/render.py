@@ -528,6 +528,12 @@ def cost_table(data: ReportData) -> Table:
     )
 
 
+def protocol(eval_split: str) -> str:
+    """How a number was produced: the evaluation split, or K-fold cross-validation."""
+    folds = re.fullmatch(r"cv(\d+)", eval_split)
+    return f"{folds.group(1)}-fold CV, every example out of fold" if folds else eval_split
+
+
 def experiments_table(data: ReportData) -> Table:
     rows = []
     for s in data.sections:
@@ -535,17 +541,19 @@ def experiments_table(data: ReportData) -> Table:
             cfg = e.record.config
             used = e.labels_used
             warn = "; ".join(e.warnings)
+            ece = e.record.metrics.ece if e.record.metrics is not None else None
             rows.append(
                 [
                     _c(s.task),
                     _c(e.id),
                     _c(e.record.model),
                     _c(e.method),
-                    _c(e.record.eval_split),
+                    _c(protocol(e.record.eval_split)),
                     _c(e.n),
                     _c("unknown" if used is None else f"{used:,}"),
                     _c(cfg.precision),
                     _c(cfg.seed),
+                    _c("—" if ece is None else f"{ece:.3f}", "muted" if ece is None else ""),
                     _c(warn or "—", "bad" if warn else "muted"),
                 ]
             )
@@ -561,10 +569,11 @@ def experiments_table(data: ReportData) -> Table:
             "labels used",
             "precision",
             "seed",
+            "ECE",
             "warnings",
         ],
         rows,
-        [False, False, False, False, False, True, True, False, True, False],
+        [False, False, False, False, False, True, True, False, True, True, False],
         starts,
     )
 
@@ -738,6 +747,7 @@ def context(data: ReportData, figures: list[FigureFiles], out_dir: Path) -> dict
         "sections": data.sections,
         "figures": {f.key: f for f in figures},
         "confusions": [f for f in figures if f.key.startswith("confusion_")],
+        "calibrations": [f for f in figures if f.key.startswith("calibration_")],
         "rel": lambda p: p.relative_to(out_dir).as_posix(),
         "accuracy_table": accuracy_table(data),
         "speed_table": speed_table(data),
