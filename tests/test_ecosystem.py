@@ -276,6 +276,24 @@ def test_mlflow_failures_are_said_in_users_words(uri: str, exc: Exception, messa
 # -- CLI habits --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "--task", "sst2", "--model", "minilm", "--seed", "abc"], "--seed"),
+        (["run", "--no-such-flag"], "--no-such-flag"),
+        (["predict"], "INPUT_FILE"),
+        (["no-such-command"], "no-such-command"),
+        (["results", "--format", "yaml"], "yaml"),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], needle: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], result.output
+    assert "-h`" in lines[0] and "╭" not in result.output
+
+
 def test_version_and_short_help() -> None:
     from bakeoff import __version__
 

@@ -4,8 +4,10 @@ the habits users bring from other CLIs (``--version``, ``-h``, shell completion)
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -44,6 +46,36 @@ class BakeoffGroup(TyperGroup):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         _plain_flags(self, ctx)
         super().format_help(ctx, formatter)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's own usage errors (an unknown option, ``--seed abc``, a missing argument) as one
+        line like every other bad input, not typer's framed box: ``error: <what>; see <cmd> -h``,
+        exit code 2."""
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "bakeoff"
+            message = " ".join(exc.format_message().split())
+            err_console.print(
+                f"[bold red]error:[/] {escape(message)}; see `{where} -h`",
+                highlight=False,
+                soft_wrap=True,
+            )
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            err_console.print(
+                f"[bold red]error:[/] {escape(exc.format_message())}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            err_console.print("aborted", highlight=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 #: ``-h`` as well as ``--help``, in every subcommand (their contexts inherit it)
