@@ -442,7 +442,9 @@ def _check(result: Any, case: Case) -> None:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     if case.usage:
-        assert "Usage:" in result.output, result.output
+        # click's own parse errors: one line naming the problem and where help is
+        assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+        assert "-h`" in lines[0], result.output
         text = " ".join(result.output.split())
         for fragment in case.expect:
             assert fragment in text, result.output

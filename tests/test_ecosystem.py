@@ -281,7 +281,7 @@ def test_mlflow_failures_are_said_in_users_words(uri: str, exc: Exception, messa
     [
         (["run", "--task", "sst2", "--model", "minilm", "--seed", "abc"], "--seed"),
         (["run", "--no-such-flag"], "--no-such-flag"),
-        (["predict"], "INPUT_FILE"),
+        (["predict"], "input_file"),
         (["no-such-command"], "no-such-command"),
         (["results", "--format", "yaml"], "yaml"),
     ],

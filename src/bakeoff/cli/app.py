@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -56,25 +55,25 @@ class BakeoffGroup(TyperGroup):
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
-        except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "bakeoff"
-            message = " ".join(exc.format_message().split())
-            err_console.print(
-                f"[bold red]error:[/] {escape(message)}; see `{where} -h`",
-                highlight=False,
-                soft_wrap=True,
-            )
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            err_console.print(
-                f"[bold red]error:[/] {escape(exc.format_message())}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except typer.Abort:
             err_console.print("aborted", highlight=False)
             sys.exit(1)
+        except typer.TyperException as exc:
+            # typer's own click: usage errors (exit 2) and other click errors carry a message
+            format_message = getattr(exc, "format_message", None)
+            if format_message is None:
+                raise
+            status = int(getattr(exc, "exit_code", 1))
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "bakeoff"
+            message = " ".join(str(format_message()).split()).rstrip(".")
+            err_console.print(
+                f"[bold red]error:[/] {escape(message)}"
+                + (f"; see `{where} -h`" if status == 2 else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+            sys.exit(status)
         sys.exit(code if isinstance(code, int) else 0)
 
 
