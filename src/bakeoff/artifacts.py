@@ -132,6 +132,22 @@ def _check_precision(precision: str, what: str) -> str:
 # saving
 
 
+def provenance(config: Any) -> dict[str, Any]:
+    """What every artifact records about the experiment that made it (``extra``: metadata for
+    people and tools; nothing in bakeoff reads it back)."""
+    return {
+        "experiment_id": config.experiment_id(),
+        "task": config.task,
+        "base_model": config.model,
+        "method": config.method,
+    }
+
+
+def settings_of(config: Any) -> dict[str, Any]:
+    """The experiment's method settings as JSON-safe values (for model cards and metadata)."""
+    return config.settings.model_dump(mode="json") if config.settings is not None else {}
+
+
 def save_encoder(
     folder: str | Path,
     model: Any,
@@ -618,6 +634,8 @@ def _load_embedding(meta: dict[str, Any], device: str, precision: str | None) ->
 
 __all__ = [
     "ARTIFACT_FILE",
+    "provenance",
+    "settings_of",
     "artifact_size",
     "load_classifier",
     "read_artifact",

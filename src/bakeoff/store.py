@@ -676,11 +676,14 @@ class ResultsStore:
 
     def artifacts(self) -> list[ArtifactRow]:
         """Every artifact record (kept or not), oldest first; none for a store from before."""
+        return self._artifact_rows("ORDER BY created_at")
+
+    def _artifact_rows(self, where: str, params: Sequence[Any] = ()) -> list[ArtifactRow]:
         if not self._has_table("artifacts"):
             return []
         rows = self._query(
-            """SELECT experiment_id, kind, path, bytes, note, created_at FROM artifacts
-               ORDER BY created_at"""
+            "SELECT experiment_id, kind, path, bytes, note, created_at FROM artifacts " + where,
+            params,
         )
         return [ArtifactRow(*r) for r in rows]
 
@@ -699,7 +702,8 @@ class ResultsStore:
         return [(r[0], float(r[1])) for r in rows if r[1] is not None]
 
     def artifact(self, experiment_id: str) -> ArtifactRow | None:
-        return next((a for a in self.artifacts() if a.experiment_id == experiment_id), None)
+        rows = self._artifact_rows("WHERE experiment_id = ?", (experiment_id,))
+        return rows[0] if rows else None
 
     def fail(self, experiment_id: str, error: str) -> None:
         """Record a failed attempt; a finished result from an earlier attempt stays as it was."""

@@ -5,7 +5,8 @@ the habits users bring from other CLIs (``--version``, ``-h``, shell completion)
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -148,3 +149,10 @@ def split_values(values: list[str] | None) -> list[str]:
 def db_option_default() -> str:
     """How every ``--db`` help shows its default, in typer's ``[default: ...]`` style."""
     return "$BAKEOFF_DB or ./bakeoff.db"
+
+
+#: ``--db`` of the commands that read a store
+DbOption = Annotated[
+    Optional[Path],
+    typer.Option("--db", help="Results store.", show_default=db_option_default()),
+]

@@ -3,13 +3,9 @@ sizes. Read-only: the store is never changed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
 from rich.table import Table
 
-from bakeoff.cli.app import app, console, db_option_default, fail
+from bakeoff.cli.app import DbOption, app, console, fail
 from bakeoff.errors import BakeoffError
 
 
@@ -22,10 +18,7 @@ def _size(n: int) -> str:
 
 @app.command()
 def artifacts(
-    db: Annotated[
-        Optional[Path],
-        typer.Option("--db", help="Results store.", show_default=db_option_default()),
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """List the models and prompt recipes kept for predict/export, their size, or why not kept."""
     from bakeoff.naming import experiment_names

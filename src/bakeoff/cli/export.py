@@ -6,13 +6,22 @@ The work is in ``bakeoff.export``; this module chooses the experiment and reads 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from bakeoff.cli.app import app, console, db_option_default, fail
-from bakeoff.cli.predict import ARTIFACT_HELP, EXPERIMENT_HELP, TASK_HELP
+from bakeoff.cli.app import DbOption, app, console, fail
+from bakeoff.cli.predict import ArtifactOption, ExperimentOption, TaskOption
 from bakeoff.errors import BakeoffError
+
+#: artifacts exported as they are: kind -> (what it is, why --onnx does not apply)
+COPIED: dict[str, tuple[str, str]] = {
+    "prompted": ("the prompt recipe", "a prompted classifier exports its recipe only"),
+    "embedding": (
+        "the embeddings + logistic-regression model",
+        "an embeddings + logistic-regression model exports as its artifact",
+    ),
+}
 
 #: evaluated examples an ONNX export is checked on (all of them would take minutes for BoolQ)
 ONNX_CHECK_EXAMPLES = 256
@@ -38,15 +47,10 @@ def export(
             help="A folder for a fine-tuned model; a .json file for a prompt recipe.",
         ),
     ],
-    experiment: Annotated[
-        Optional[str], typer.Option("--experiment", "-e", help=EXPERIMENT_HELP)
-    ] = None,
-    task: Annotated[Optional[str], typer.Option("--task", "-t", help=TASK_HELP)] = None,
-    artifact: Annotated[Optional[Path], typer.Option(help=ARTIFACT_HELP)] = None,
-    db: Annotated[
-        Optional[Path],
-        typer.Option("--db", help="Results store.", show_default=db_option_default()),
-    ] = None,
+    experiment: ExperimentOption = None,
+    task: TaskOption = None,
+    artifact: ArtifactOption = None,
+    db: DbOption = None,
     onnx: Annotated[
         bool,
         typer.Option(
@@ -69,29 +73,17 @@ def export(
     try:
         chosen = choose(db_path, experiment, task, artifact)
         kind = read_artifact(chosen.path)["kind"]
-        if kind == "prompted":
+        if kind in COPIED:
+            what, onnx_note = COPIED[kind]
             if onnx:
                 raise BakeoffError(
-                    "--onnx exports a fine-tuned encoder; a prompted classifier exports its "
-                    "recipe only (leave out --onnx)"
+                    f"--onnx exports a fine-tuned encoder; {onnx_note} (leave out --onnx)"
                 )
-            export_recipe(chosen.path, output, overwrite=overwrite)
+            exporter = export_recipe if kind == "prompted" else export_embedding
+            exporter(chosen.path, output, overwrite=overwrite)
             console.print(
-                f"wrote the prompt recipe of {chosen.how} to {output}; classify with "
+                f"wrote {what} of {chosen.how} to {output}; classify with "
                 f"`bakeoff predict FILE -o OUT --artifact {output}`",
-                highlight=False,
-            )
-            return
-        if kind == "embedding":
-            if onnx:
-                raise BakeoffError(
-                    "--onnx exports a fine-tuned sequence classifier (finetune); an embeddings + "
-                    "logistic-regression model exports as its artifact (leave out --onnx)"
-                )
-            export_embedding(chosen.path, output, overwrite=overwrite)
-            console.print(
-                f"wrote the embeddings + logistic-regression model of {chosen.how} to {output}; "
-                f"classify with `bakeoff predict FILE -o OUT --artifact {output}`",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -18,12 +18,18 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from bakeoff.cli.app import app, console, db_option_default, err_console, fail
+from bakeoff.cli.app import DbOption, app, console, err_console, fail
 from bakeoff.errors import BakeoffError
 
 EXPERIMENT_HELP = "Experiment id, or a unique prefix of 4+ characters (see `bakeoff artifacts`)."
 TASK_HELP = "Use this task's winner, by the report's rules (no winner: an error naming the choice)."
 ARTIFACT_HELP = "A kept model folder or prompt recipe .json (e.g. from `bakeoff export`)."
+#: how predict and export name what to use: exactly one of these (see ``bakeoff.reuse.choose``)
+ExperimentOption = Annotated[
+    Optional[str], typer.Option("--experiment", "-e", help=EXPERIMENT_HELP)
+]
+TaskOption = Annotated[Optional[str], typer.Option("--task", "-t", help=TASK_HELP)]
+ArtifactOption = Annotated[Optional[Path], typer.Option(help=ARTIFACT_HELP)]
 
 
 class RateColumn(ProgressColumn):
@@ -45,15 +51,10 @@ def predict(
             "--output", "-o", help="Where to write: .csv, .jsonl or .parquet (by its name)."
         ),
     ],
-    experiment: Annotated[
-        Optional[str], typer.Option("--experiment", "-e", help=EXPERIMENT_HELP)
-    ] = None,
-    task: Annotated[Optional[str], typer.Option("--task", "-t", help=TASK_HELP)] = None,
-    artifact: Annotated[Optional[Path], typer.Option(help=ARTIFACT_HELP)] = None,
-    db: Annotated[
-        Optional[Path],
-        typer.Option("--db", help="Results store.", show_default=db_option_default()),
-    ] = None,
+    experiment: ExperimentOption = None,
+    task: TaskOption = None,
+    artifact: ArtifactOption = None,
+    db: DbOption = None,
     text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
     text_pair_column: Annotated[
         Optional[str], typer.Option(help="Second text column, for sentence-pair tasks.")

@@ -46,7 +46,7 @@ from bakeoff.config import ExperimentConfig, Strict
 from bakeoff.data import Example, TaskData, stratified_sample
 from bakeoff.environment import best_device, resolve_precision
 from bakeoff.errors import BakeoffError
-from bakeoff.methods import MethodSpec, register_method
+from bakeoff.methods import MethodSpec, SaveArtifact, register_method
 from bakeoff.methods.finetune import auto_batch_size
 from bakeoff.models import resolve_model
 from bakeoff.records import TrainingRecord
@@ -372,26 +372,25 @@ class EmbedLogregMethod:
         )
 
 
-def save_artifact(
-    classifier: Classifier, config: ExperimentConfig, data: TaskData, path: Path
-) -> None:
-    """Keep the fitted head as numbers and the name of the frozen encoder: one small JSON file
-    that ``bakeoff predict`` turns back into this classifier."""
-    from bakeoff.artifacts import save_embedding_classifier
+def embedding_saver(keep_encoder: bool) -> SaveArtifact:
+    """The ``save_artifact`` of a method whose classifier is an :class:`EmbeddingClassifier`:
+    the fitted head is kept as numbers, and the encoder either by name (``keep_encoder=False``:
+    embed-logreg's frozen pretrained encoder, one small JSON file) or saved beside it
+    (``keep_encoder=True``: SetFit fine-tuned it). ``bakeoff predict`` rebuilds the classifier."""
 
-    settings = config.settings.model_dump(mode="json") if config.settings is not None else {}
-    save_embedding_classifier(
-        path,
-        classifier,
-        config.model,
-        settings,
-        keep_encoder=False,
-        extra={
-            "experiment_id": config.experiment_id(),
-            "task": config.task,
-            "method": config.method,
-        },
-    )
+    def save(classifier: Classifier, config: ExperimentConfig, data: TaskData, path: Path) -> None:
+        from bakeoff.artifacts import provenance, save_embedding_classifier, settings_of
+
+        save_embedding_classifier(
+            path,
+            classifier,
+            config.model,
+            settings_of(config),
+            keep_encoder=keep_encoder,
+            extra=provenance(config),
+        )
+
+    return save
 
 
 register_method(
@@ -406,6 +405,6 @@ register_method(
         marker="D",
         order=10,
         artifact="recipe",
-        save_artifact=save_artifact,
+        save_artifact=embedding_saver(keep_encoder=False),
     )
 )

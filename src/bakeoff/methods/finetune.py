@@ -309,20 +309,9 @@ def save_artifact(
     """Keep the fine-tuned model as an encoder artifact folder (weights in the evaluated
     precision, tokenizer, label names, settings), so ``bakeoff predict`` reproduces the stored
     predictions and ``bakeoff export`` can hand it to transformers or ONNX Runtime."""
-    from bakeoff.artifacts import save_encoder_classifier
+    from bakeoff.artifacts import provenance, save_encoder_classifier, settings_of
 
-    settings = config.settings.model_dump(mode="json") if config.settings is not None else {}
-    save_encoder_classifier(
-        folder,
-        classifier,
-        settings,
-        extra={
-            "experiment_id": config.experiment_id(),
-            "task": config.task,
-            "base_model": config.model,
-            "method": config.method,
-        },
-    )
+    save_encoder_classifier(folder, classifier, settings_of(config), extra=provenance(config))
 
 
 register_method(

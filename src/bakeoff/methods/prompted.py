@@ -329,7 +329,7 @@ def save_recipe(
     """Keep the prompted classifier's recipe: the model it names, instruction, template, answer
     words, the demonstrations themselves and the prefix probes, precision and batching. A few
     kilobytes; ``bakeoff predict`` rebuilds the same classifier from it."""
-    from bakeoff.artifacts import recipe_from_classifier, save_prompted_recipe
+    from bakeoff.artifacts import provenance, recipe_from_classifier, save_prompted_recipe
 
     if not isinstance(classifier, PromptedClassifier):
         raise TypeError(f"save_recipe needs a PromptedClassifier, got {type(classifier).__name__}")
@@ -338,11 +338,7 @@ def save_recipe(
         config.model,
         resolve_precision(config.precision, classifier.device),
         data.train[:PREFIX_PROBES],
-        extra={
-            "experiment_id": config.experiment_id(),
-            "task": config.task,
-            "method": config.method,
-        },
+        extra=provenance(config),
     )
     save_prompted_recipe(path, recipe)
 

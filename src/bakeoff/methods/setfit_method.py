@@ -31,12 +31,11 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
-from bakeoff.classifier import Advance, Classifier, Prepared, Progress
+from bakeoff.classifier import Advance, Prepared, Progress
 from bakeoff.config import ExperimentConfig, Strict
 from bakeoff.data import TaskData, stratified_sample
 from bakeoff.environment import best_device, resolve_precision
@@ -45,6 +44,7 @@ from bakeoff.methods import MethodSpec, register_method
 from bakeoff.methods.embed_logreg import (
     EmbeddingClassifier,
     check_classes,
+    embedding_saver,
     pooling_description,
 )
 from bakeoff.methods.finetune import auto_batch_size
@@ -239,28 +239,6 @@ class SetFitMethod:
         )
 
 
-def save_artifact(
-    classifier: Classifier, config: ExperimentConfig, data: TaskData, path: Path
-) -> None:
-    """Keep the contrastively fine-tuned encoder (a sentence-transformers folder) and the head
-    as numbers: ``bakeoff predict`` rebuilds this classifier from them."""
-    from bakeoff.artifacts import save_embedding_classifier
-
-    settings = config.settings.model_dump(mode="json") if config.settings is not None else {}
-    save_embedding_classifier(
-        path,
-        classifier,
-        config.model,
-        settings,
-        keep_encoder=True,
-        extra={
-            "experiment_id": config.experiment_id(),
-            "task": config.task,
-            "method": config.method,
-        },
-    )
-
-
 register_method(
     MethodSpec(
         name="setfit",
@@ -273,6 +251,6 @@ register_method(
         marker="P",
         order=20,
         artifact="weights",
-        save_artifact=save_artifact,
+        save_artifact=embedding_saver(keep_encoder=True),
     )
 )
