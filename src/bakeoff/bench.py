@@ -34,6 +34,16 @@ def _bert() -> Any:
     )
 
 
+#: DeBERTa-v3's own config keys, which DebertaV2Config reads from **kwargs (not in its signature)
+DEBERTA_V3_KEYS: dict[str, Any] = {
+    "position_buckets": 256,
+    "norm_rel_ebd": "layer_norm",
+    "share_att_key": True,
+}
+#: Qwen2's RoPE base, a **kwargs key of Qwen2Config in recent transformers
+QWEN2_ROPE: dict[str, Any] = {"rope_theta": 1e6}
+
+
 def _deberta() -> Any:
     from transformers import DebertaV2Config
 
@@ -45,14 +55,12 @@ def _deberta() -> Any:
         intermediate_size=3072,
         max_position_embeddings=512,
         relative_attention=True,
-        position_buckets=256,
-        norm_rel_ebd="layer_norm",
-        share_att_key=True,
         pos_att_type=["p2c", "c2p"],
         position_biased_input=False,
         max_relative_positions=-1,
         type_vocab_size=0,
         layer_norm_eps=1e-7,
+        **DEBERTA_V3_KEYS,
     )
 
 
@@ -68,7 +76,7 @@ def _qwen2_05b() -> Any:
         intermediate_size=4864,
         max_position_embeddings=32768,
         tie_word_embeddings=True,
-        rope_theta=1e6,
+        **QWEN2_ROPE,
     )
 
 
@@ -84,7 +92,7 @@ def _qwen25_15b() -> Any:
         intermediate_size=8960,
         max_position_embeddings=32768,
         tie_word_embeddings=True,
-        rope_theta=1e6,
+        **QWEN2_ROPE,
     )
 
 

@@ -39,8 +39,10 @@ class Predictions:
     def concat(parts: Sequence[Predictions]) -> Predictions:
         labels = [x for p in parts for x in p.labels]
         scores = (
-            None if any(p.scores is None for p in parts) else [s for p in parts for s in p.scores]
-        )  # type: ignore[union-attr]
+            None
+            if any(p.scores is None for p in parts)
+            else [s for p in parts for s in (p.scores or [])]
+        )
         raw = (
             None
             if all(p.raw is None for p in parts)
@@ -49,7 +51,7 @@ class Predictions:
         raw_scores = (
             None
             if any(p.raw_scores is None for p in parts)
-            else [s for p in parts for s in p.raw_scores]  # type: ignore[union-attr]
+            else [s for p in parts for s in (p.raw_scores or [])]
         )
         return Predictions(labels, scores, raw, raw_scores)
 
@@ -95,7 +97,10 @@ class Progress(Protocol):
 
 class NullProgress:
     def stage(self, description: str, total: int | None) -> Advance:
-        return lambda n=1: None
+        def advance(n: int = 1) -> None:
+            return None
+
+        return advance
 
     def note(self, text: str) -> None:
         pass

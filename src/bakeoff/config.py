@@ -315,7 +315,7 @@ class GridConfig(Strict):
             v = [v]
         if not v:
             raise ValueError("is empty; give at least one size, or all")
-        out = []
+        out: list[int | None] = []
         for x in v:
             if x is None or (isinstance(x, str) and x.lower() == "all"):
                 out.append(None)

@@ -260,7 +260,7 @@ def _read_csv(path: Path) -> _Table:
     old_limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # very long texts are data, not an error
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh, strict=True)
             header: list[str] | None = None
             rows: list[dict[str, Any]] = []

@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -317,12 +317,12 @@ def read_jsonl_rows(path: Path) -> Rows:
     rows: list[dict[str, Any]] = []
     places: list[str] = []
     try:
-        with opener(path, "rt", encoding="utf-8-sig") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8-sig") as fh:
             if path.name.lower().endswith(".json"):
                 text = fh.read()
                 if text.lstrip().startswith("["):
                     return _json_rows(path, text)
-                lines = text.splitlines()
+                lines: Iterable[str] = text.splitlines()
             else:
                 lines = fh
             for lineno, line in enumerate(lines, start=1):
@@ -389,12 +389,13 @@ def _rows_to_examples(
                 )
             label = label_of[raw_label]
         else:
-            label = _label_id(raw_label)
-            if label is None or not 0 <= label < task.num_labels:
+            number = _label_id(raw_label)
+            if number is None or not 0 <= number < task.num_labels:
                 raise BakeoffError(
                     f"{where}: {at} has label {raw_label!r}, expected an integer "
                     f"0..{task.num_labels - 1}; fix that row"
                 )
+            label = number
         text = _check_text(row[task.text_fields[0]], task.text_fields[0], at, where)
         pair = (
             _check_text(row[task.text_fields[1]], task.text_fields[1], at, where)

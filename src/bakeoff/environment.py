@@ -83,7 +83,7 @@ def environment() -> dict[str, Any]:
     """Versions, device and processor names, for the store."""
     import torch
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

@@ -125,15 +125,15 @@ def choose(
         else:
             assert task is not None
             record, how = _winner(store, task)
-        path = artifact_path(store, record.id)
-        if path is None:
+        kept = artifact_path(store, record.id)
+        if kept is None:
             raise _not_kept(store, record)
-        if not path.exists():
+        if not kept.exists():
             raise BakeoffError(
-                f"{path}: the kept model of {record.id} is missing from disk (moved or deleted); "
+                f"{kept}: the kept model of {record.id} is missing from disk (moved or deleted); "
                 "re-run it with `bakeoff run ... --force`"
             )
-        return Chosen(path, record, how)
+        return Chosen(kept, record, how)
 
 
 def card_info(db: str | Path, record: ExperimentRecord) -> dict[str, Any]:

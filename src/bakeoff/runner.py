@@ -407,7 +407,8 @@ def pending(
     if force:
         return list(experiments), []
     statuses = store.statuses()
-    todo, done = [], []
+    todo: list[PlannedExperiment] = []
+    done: list[PlannedExperiment] = []
     for exp in experiments:
         (done if statuses.get(exp.id) == "done" else todo).append(exp)
     return todo, done

@@ -432,10 +432,17 @@ class CausalLMEngine:
             if not indices:
                 continue
             skip = len(pre.tokens) if pre else 0
+
+            def length(it: T, skip: int = skip) -> int:
+                return len(context_of(it)) - skip + extra_len(it)
+
+            def run_batch(batch: Sequence[T], pre: EncodedPrefix | None = pre) -> list[R]:
+                return run(batch, pre)
+
             outs = self._batched(
                 [items[i] for i in indices],
-                lambda it, skip=skip: len(context_of(it)) - skip + extra_len(it),
-                lambda batch, pre=pre: run(batch, pre),
+                length,
+                run_batch,
                 batch_size,
                 advance,
                 backoff,

@@ -214,9 +214,18 @@ def decide(outcomes: Sequence[Outcomes], alpha: float = DEFAULT_ALPHA) -> TaskVe
     """
     if not outcomes:
         return TaskVerdict("empty", None, alpha)
-    comparisons = compare_all(outcomes, alpha)
     leader = max(outcomes, key=lambda o: o.accuracy).id
-    if len(outcomes) == 1:
+    return leader_verdict(leader, len(outcomes), compare_all(outcomes, alpha), alpha)
+
+
+def leader_verdict(
+    leader: str, n_experiments: int, comparisons: Sequence[PairedComparison], alpha: float
+) -> TaskVerdict:
+    """The winner rule once the pairs are tested (Holm-corrected): the leader wins only if it
+    significantly beats every one of the other ``n_experiments - 1``. Shared by :func:`decide`
+    and the report's seeded variant, which tests pairs differently but must decide alike."""
+    comparisons = list(comparisons)
+    if n_experiments == 1:
         return TaskVerdict("alone", leader, alpha, comparisons=comparisons)
     verdict = TaskVerdict("tie", leader, alpha, comparisons=comparisons)
     for c in comparisons:
@@ -231,7 +240,7 @@ def decide(outcomes: Sequence[Outcomes], alpha: float = DEFAULT_ALPHA) -> TaskVe
             verdict.beats.append(other)
         else:
             verdict.not_beaten.append(other)
-    if len(verdict.beats) == len(outcomes) - 1:
+    if len(verdict.beats) == n_experiments - 1:
         verdict.status = "winner"
     return verdict
 

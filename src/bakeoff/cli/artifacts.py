@@ -40,16 +40,19 @@ def artifacts(
     for col in ("task", "experiment", "id", "accuracy", "kind", "size", "kept as"):
         # ids are what users copy into `predict -e`: never cut
         table.add_column(col, no_wrap=col == "id", min_width=16 if col == "id" else None)
-    rows.sort(
-        key=lambda a: (records[a.experiment_id].task, -records[a.experiment_id].metrics.accuracy)
-    )
+
+    def accuracy(experiment_id: str) -> float:
+        metrics = records[experiment_id].metrics
+        return metrics.accuracy if metrics else float("nan")
+
+    rows.sort(key=lambda a: (records[a.experiment_id].task, -accuracy(a.experiment_id)))
     for a in rows:
         r = records[a.experiment_id]
         table.add_row(
             r.task,
             names[r.id],
             r.id,
-            f"{100 * r.metrics.accuracy:.1f}",
+            f"{100 * accuracy(r.id):.1f}",
             a.kind,
             _size(a.bytes) if a.path else "—",
             a.path or f"[dim]{a.note}[/]",

@@ -58,7 +58,7 @@ def prompt(
 def _show(o: dict[str, Any]) -> None:
     from bakeoff import checks
     from bakeoff.backends.causal_lm import load_causal_lm
-    from bakeoff.config import make_grid
+    from bakeoff.config import PromptSettings, make_grid
     from bakeoff.environment import best_device, resolve_precision
     from bakeoff.methods.prompted import ANSWER_ROOM, PromptedClassifier
     from bakeoff.prompts import PromptBuilder, build_format, sample_shots
@@ -81,13 +81,14 @@ def _show(o: dict[str, Any]) -> None:
     )
     data = next(iter(load_grid_tasks(grid).values()))
     settings = grid.section("prompt")
-    fmt = build_format(data.task, settings)  # type: ignore[arg-type]
+    assert isinstance(settings, PromptSettings)
+    fmt = build_format(data.task, settings)
     if not 0 <= o["example"] < len(data.eval):
         raise BakeoffError(
             f"--example {o['example']}: task {data.task.name} has {len(data.eval)} evaluation "
             f"examples; give 0 to {len(data.eval) - 1}"
         )
-    shots = [data.train[i] for i in sample_shots(data.train, settings.k, grid.seed)]  # type: ignore[attr-defined]
+    shots = [data.train[i] for i in sample_shots(data.train, settings.k, grid.seed)]
     device = best_device()
     with console.status(f"loading {o['model']} (its tokenizer and chat template)"):
         lm = load_causal_lm(o["model"], device, resolve_precision("auto", device))
@@ -96,9 +97,9 @@ def _show(o: dict[str, Any]) -> None:
         shots,
         lm.tokenizer,
         settings.chat_template,
-        settings.max_length - ANSWER_ROOM,  # type: ignore[attr-defined]
+        settings.max_length - ANSWER_ROOM,
     )
-    clf = PromptedClassifier(lm, builder, settings, device, 1, False)  # type: ignore[arg-type]
+    clf = PromptedClassifier(lm, builder, settings, device, 1, False)
     query = data.eval[o["example"]]
     text = builder.prompt(query)
     (_request,), cut = clf.requests([text])
@@ -118,7 +119,7 @@ def _show(o: dict[str, Any]) -> None:
         lm.tokenizer(text, add_special_tokens=builder.parts.add_special_tokens)["input_ids"]
     )
     console.print(
-        f"prompt length: {n_tokens} tokens (max_length {settings.max_length}"  # type: ignore[attr-defined]
+        f"prompt length: {n_tokens} tokens (max_length {settings.max_length}"
         + (", cut from the left to fit" if cut else "")
         + f"); chat template: {'yes' if builder.chat else 'no'}; gold label: "
         f"{escape(data.task.label_names[query.label])}",

@@ -42,7 +42,7 @@ def result_rows(store: Any) -> tuple[list[dict[str, Any]], list[Any]]:
     names = experiment_names([(r.id, r.config) for r in records])
     groups = {r.id: _seed_group(r.config) for r in records}
     # a configuration run with several seeds is named without its seed in the seed table
-    firsts = {}
+    firsts: dict[str, Any] = {}
     for r in records:
         firsts.setdefault(groups[r.id], r)
     group_names = experiment_names(

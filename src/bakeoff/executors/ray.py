@@ -98,7 +98,7 @@ def install_load_counter() -> None:
     original = PreTrainedModel.from_pretrained
     if getattr(original, "_bakeoff_counted", False):
         return
-    func = original.__func__
+    func = original.__func__  # type: ignore[attr-defined]
     depth = threading.local()
 
     def counted(cls: Any, *args: Any, **kwargs: Any) -> Any:
@@ -114,7 +114,7 @@ def install_load_counter() -> None:
             depth.n -= 1
 
     counted._bakeoff_counted = True  # type: ignore[attr-defined]
-    PreTrainedModel.from_pretrained = classmethod(counted)  # type: ignore[method-assign]
+    PreTrainedModel.from_pretrained = classmethod(counted)  # type: ignore[method-assign,assignment]
 
 
 def model_loads() -> int:
@@ -478,7 +478,7 @@ class _Run:
         self._emit(Outcome(exp, "failed", error=error))
 
     def _start_worker(self) -> None:
-        actor = self.remote_class.options(
+        actor: Any = self.remote_class.options(
             num_cpus=self.cpus,
             num_gpus=self.gpus,
             max_restarts=0,  # a dead worker is replaced by this loop, never silently

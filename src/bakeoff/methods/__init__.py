@@ -95,7 +95,11 @@ class MethodSpec:
     artifact: ArtifactKind | None = None
     save_artifact: SaveArtifact | None = None
 
-    def settings_for(self, section: BaseModel) -> BaseModel:
+    def settings_for(self, section: BaseModel | None) -> BaseModel:
+        """The settings an experiment runs with: its section (the defaults when it has none),
+        adapted by the method (zero-shot forces k=0)."""
+        if section is None:
+            section = self.settings_model()
         return self.adapt(section) if self.adapt else section
 
     def mismatch(self, model: str, kind: ModelKind | None) -> str | None:

@@ -38,7 +38,15 @@ from bakeoff.metrics import compute_metrics
 from bakeoff.naming import experiment_names, short_model
 from bakeoff.records import Metrics, Timing, TrainingRecord
 from bakeoff.report.options import LatencyStat, ReportOptions
-from bakeoff.stats import Outcomes, PairedComparison, TaskVerdict, compare_pair, decide, holm
+from bakeoff.stats import (
+    Outcomes,
+    PairedComparison,
+    TaskVerdict,
+    compare_pair,
+    decide,
+    holm,
+    leader_verdict,
+)
 from bakeoff.store import ExampleRow, ExperimentRecord, PredictionRow, ResultsStore
 from bakeoff.tasks import BUILTIN_TASKS
 
@@ -644,14 +652,22 @@ def challenge_examples(
     chosen.sort(key=lambda item: item[1])
     random.Random(f"bakeoff challenge {seed}").shuffle(chosen)
     out = []
-    for _, idx, enc, llm in chosen:
+    for _, idx, enc_label, llm_label in chosen:
         ex = examples[idx]
-        gold = label_names[ex.gold] if 0 <= ex.gold < len(label_names) else str(ex.gold)
+        gold_name = label_names[ex.gold] if 0 <= ex.gold < len(label_names) else str(ex.gold)
         answers = by_idx[idx]
-        wrong = sum(not a.correct for a in answers)
+        missed = sum(not a.correct for a in answers)
         out.append(
             HardExample(
-                idx, ex.text, ex.text_pair, gold, wrong, len(answers), tuple(answers), enc, llm
+                idx,
+                ex.text,
+                ex.text_pair,
+                gold_name,
+                missed,
+                len(answers),
+                tuple(answers),
+                enc_label,
+                llm_label,
             )
         )
     return out
@@ -692,12 +708,10 @@ def _consensus(members: Sequence[Entry]) -> list[PredictionRow]:
         counts = Counter(r.pred for r in rows)
         top = max(counts.values())
         tied = [r.pred for r in rows if counts[r.pred] == top]
-        with_scores = all(r.scores for r in rows)
-        mean_scores = (
-            [sum(r.scores[j] for r in rows) / len(rows) for j in range(len(rows[0].scores))]  # type: ignore[index]
-            if with_scores and len({len(r.scores or []) for r in rows}) == 1
-            else None
-        )
+        score_lists = [r.scores for r in rows if r.scores]
+        mean_scores: list[float] | None = None
+        if len(score_lists) == len(rows) and len({len(sc) for sc in score_lists}) == 1:
+            mean_scores = [sum(col) / len(rows) for col in zip(*score_lists)]
         if mean_scores is not None and len(set(tied)) > 1:
             pred = max(
                 dict.fromkeys(tied),
@@ -826,24 +840,7 @@ def decide_seeded(entries: Sequence[Entry], boot: SeedBootstrap, alpha: float) -
         for c in raw
     ]
     leader = max(entries, key=lambda e: e.accuracy).id
-    if len(entries) == 1:
-        return TaskVerdict("alone", leader, alpha, comparisons=comparisons)
-    verdict = TaskVerdict("tie", leader, alpha, comparisons=comparisons)
-    for c in comparisons:
-        if not c.involves(leader):
-            continue
-        other = c.other(leader)
-        if not c.comparable:
-            verdict.not_comparable.append(other)
-        elif not c.significant:
-            verdict.tied_with.append(other)
-        elif c.better == leader:
-            verdict.beats.append(other)
-        else:
-            verdict.not_beaten.append(other)
-    if len(verdict.beats) == len(entries) - 1:
-        verdict.status = "winner"
-    return verdict
+    return leader_verdict(leader, len(entries), comparisons, alpha)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,17 +12,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 from bakeoff.methods import get_method_spec  # noqa: E402
 from bakeoff.report.analysis import (  # noqa: E402
@@ -52,7 +57,7 @@ STATUS_LABELS = {
     "behind": "significantly behind the most accurate",
     "n/c": "not comparable (different examples)",
 }
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9.5,
     "axes.titlesize": 11,
@@ -464,7 +469,7 @@ def draw_tradeoff(ds: Sequence[TradeoffData], colors: dict[str, str]) -> Figure:
         ax.set_axisbelow(True)
         ax.set_title(d.task, loc="left")
     methods = sorted({p.method for d in ds for p in d.points}, key=method_order)
-    handles = [
+    handles: list[Artist] = [
         Line2D(
             [],
             [],
@@ -931,7 +936,8 @@ def calibration_data(section: TaskSection) -> CalibrationData:
     per-label probabilities: 15 equal-width bins on the top-class probability, as the ECE."""
     from bakeoff.metrics import ece_from_bins, reliability_data
 
-    lines, left_out = [], []
+    lines: list[CalibrationLine] = []
+    left_out: list[str] = []
     for e in section.entries:  # most accurate first
         bins = [b for b in reliability_data(e.all_rows) if b.count]
         if not bins or len(lines) >= MAX_CALIBRATION_LINES:
