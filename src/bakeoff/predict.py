@@ -432,18 +432,19 @@ class _Output:
         skipped: list[tuple[Any, str]],
     ) -> None:
         """Write one chunk's rows durably, then record it in the progress file."""
+        blank: list[float | None] = [None] * len(self.prob_columns)
         if ids:
             if self.family == "csv":
                 rows = [
-                    [i, lab, *(p if p is not None else [None] * len(self.prob_columns))]
+                    [i, lab, *(p if p is not None else blank)]
                     for i, lab, p in zip(ids, labels, probs)
                 ]
                 self.state["output_bytes"] = self._append(self.path, self._csv_lines(rows))
             elif self.family == "jsonl":
                 lines = []
                 for i, lab, p in zip(ids, labels, probs):
-                    row = {self.id_name: i, "label": lab}
-                    row.update(zip(self.prob_columns, p or [None] * len(self.prob_columns)))
+                    row: dict[str, Any] = {self.id_name: i, "label": lab}
+                    row.update(zip(self.prob_columns, p if p is not None else blank))
                     lines.append(json.dumps(row, ensure_ascii=False, default=str))
                 data = ("\n".join(lines) + "\n").encode("utf-8")
                 self.state["output_bytes"] = self._append(self.path, data)
