@@ -95,6 +95,15 @@ def _fine_tune(data_dir: str | None, folder: Path, train_limit: int, epochs: flo
     )
 
 
+def _rss_mb() -> float:
+    """Resident memory now (not the peak), from /proc on Linux."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
 def _child(artifact: str, source: str, output: str, chunk_rows: int, batch_size: int) -> None:
     """One size, in its own process: load, warm up, predict, report JSON on the last line."""
     from bakeoff.artifacts import load_classifier
@@ -109,8 +118,22 @@ def _child(artifact: str, source: str, output: str, chunk_rows: int, batch_size:
         next(reader)
         warm = [Example(row[0], 0) for _, row in zip(range(clf.batch_size), reader)]
     clf.predict(warm, batch_size=batch_size or None)
+    # at each chunk's end: resident memory now, and the peak so far. Both flat from chunk to
+    # chunk means nothing grows with the file.
+    trace: dict[int, tuple[float, float]] = {}
+
+    def progress(done: int, total: int | None) -> None:
+        if done and (done % chunk_rows == 0 or done == total):
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            trace[done] = (_rss_mb(), peak)
+
     summary = predict_file(
-        clf, source, output, chunk_rows=chunk_rows, batch_size=batch_size or None
+        clf,
+        source,
+        output,
+        chunk_rows=chunk_rows,
+        batch_size=batch_size or None,
+        progress=progress,
     )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(
@@ -124,6 +147,7 @@ def _child(artifact: str, source: str, output: str, chunk_rows: int, batch_size:
                 "precision": clf.precision,
                 "batch_size": batch_size or clf.batch_size,
                 "threads": __import__("torch").get_num_threads(),
+                "rss_trace": [[d, now, peak] for d, (now, peak) in trace.items()],
             }
         )
     )
@@ -177,6 +201,12 @@ def main() -> None:
             f"{r['threads']} threads, load {r['load_s']:.1f} s)",
             flush=True,
         )
+        trace = r["rss_trace"]
+        if trace:
+            step = max(1, len(trace) // 8)
+            shown = trace[::step] + ([trace[-1]] if (len(trace) - 1) % step else [])
+            samples = ", ".join(f"{d:,}: {now:,.0f}/{peak:,.0f}" for d, now, peak in shown)
+            print(f"        at chunk ends, rows: resident MB now/peak so far: {samples}")
         output.unlink(missing_ok=True)
 
     big, small = max(results), min(results)
