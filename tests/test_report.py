@@ -434,3 +434,24 @@ def test_reliability_diagram_bins_the_stored_probabilities(
     html = written["report.html"].read_text(encoding="utf-8")
     assert 'id="calibration"' in html and "ECE" in html
     assert "## Calibration" in written["report.md"].read_text(encoding="utf-8")
+
+
+def test_scorecard_line_says_when_nothing_beats_the_baseline() -> None:
+    """A task whose leader does not beat the majority class gets no "tied with" line that a
+    reader could take for a short list of good options."""
+    from types import SimpleNamespace
+
+    from bakeoff.report.figures import verdict_line
+    from bakeoff.stats import TaskVerdict
+
+    names = {"a": "minilm · setfit", "b": "minilm · finetune"}
+    section = SimpleNamespace(
+        verdict=TaskVerdict("baseline", "a", 0.05, tied_with=["b"]), name_of=names.__getitem__
+    )
+    assert verdict_line(section) == (
+        "nothing beats the majority-class baseline (most accurate: minilm · setfit)"
+    )
+    section.verdict = TaskVerdict("tie", "a", 0.05, tied_with=["b"])
+    assert verdict_line(section) == (
+        "no single winner: minilm · setfit tied with minilm · finetune"
+    )

@@ -152,6 +152,9 @@ def verdict_line(section: TaskSection) -> str:
         return f"{leader} (only experiment)"
     if v.status == "winner":
         return f"winner: {leader}"
+    if v.status == "baseline":
+        # the scorecard must not read as a near-win when nothing beats answering one label
+        return f"nothing beats the majority-class baseline (most accurate: {leader})"
     tied = [section.name_of(i) for i in v.tied_with + v.not_beaten + v.not_comparable]
     return f"no single winner: {leader} tied with {', '.join(tied)}"
 
