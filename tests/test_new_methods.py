@@ -214,3 +214,35 @@ def test_embed_logreg_minilm_sst2_beats_chance(
     assert rec.training.details["pooling"].startswith("mean pooling + Normalize")
     # 64 labels per class: about 75% (REFERENCE); chance is 50%
     assert rec.metrics.accuracy > 0.6, rec.metrics
+
+
+def test_the_three_encoder_methods_through_the_cli_and_the_report(
+    tmp_path: Path, data_dir: Path, tiny_bert: Path
+) -> None:
+    """Issue 9's check at small limits: one `bakeoff run` with embed-logreg, setfit and
+    finetune on two tasks, then `bakeoff report`, which shows all three everywhere a method
+    appears (accuracy table, advice, experiments table)."""
+    from typer.testing import CliRunner
+
+    from bakeoff.cli import app
+
+    db, out = tmp_path / "b.db", tmp_path / "report"
+    args = ["run", "--task", "sst2,rte", "--model", str(tiny_bert)]
+    args += ["--method", "embed-logreg,setfit,finetune", "--train-limit", "16", "--limit", "12"]
+    args += ["--data-dir", str(data_dir), "--db", str(db), "--keep", "none"]
+    args += ["--set", "setfit.max_steps=2", "--set", "finetune.min_steps=0"]
+    args += ["--set", "finetune.epochs=1", "--latency-samples", "2", "--precision", "fp32"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with ResultsStore(db) as store:
+        done = store.experiments("done")
+    assert sorted((r.task, r.method) for r in done) == sorted(
+        (t, m) for t in ("rte", "sst2") for m in ("embed-logreg", "finetune", "setfit")
+    )
+    result = CliRunner().invoke(app, ["report", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    md = (out / "report.md").read_text(encoding="utf-8")
+    accuracy = md[md.index("## Accuracy") : md.index("## Speed and memory")]
+    experiments = md[md.index("## Experiments") :]
+    for method in ("embed-logreg", "setfit", "finetune"):
+        assert f" · {method}" in accuracy and f"| {method} |" in experiments, method
