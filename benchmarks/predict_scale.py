@@ -6,6 +6,9 @@ each in a fresh subprocess, so the peak resident memory printed is that size's a
 end to end over ``predict_file`` (reading, tokenising, the model, writing, fsync per chunk);
 model loading and one warm-up batch are excluded, as in bakeoff's timing protocol. Neither
 figure should grow with the file: throughput at 1M within 10% of 10k, and the same for memory.
+Like ``bakeoff predict``, each child turns on PyTorch's transparent huge pages before torch loads
+(``bakeoff.predict.use_huge_pages_for_tensors``); ``THP_MEM_ALLOC_ENABLE=0 python
+benchmarks/predict_scale.py ...`` measures without them.
 
     python benchmarks/predict_scale.py --data-dir ../shared/data              # 10k,100k,1M
     python benchmarks/predict_scale.py --data-dir ../shared/data --sizes 2000,5000   # smoke
@@ -106,9 +109,11 @@ def _rss_mb() -> float:
 
 def _child(artifact: str, source: str, output: str, chunk_rows: int, batch_size: int) -> None:
     """One size, in its own process: load, warm up, predict, report JSON on the last line."""
+    from bakeoff.predict import predict_file, use_huge_pages_for_tensors
+
+    huge_pages = use_huge_pages_for_tensors()  # as `bakeoff predict` does, before torch loads
     from bakeoff.artifacts import load_classifier
     from bakeoff.data import Example
-    from bakeoff.predict import predict_file
 
     t0 = time.perf_counter()
     clf = load_classifier(artifact)
@@ -147,6 +152,7 @@ def _child(artifact: str, source: str, output: str, chunk_rows: int, batch_size:
                 "precision": clf.precision,
                 "batch_size": batch_size or clf.batch_size,
                 "threads": __import__("torch").get_num_threads(),
+                "huge_pages": huge_pages,
                 "rss_trace": [[d, now, peak] for d, (now, peak) in trace.items()],
             }
         )
@@ -198,7 +204,8 @@ def main() -> None:
         print(
             f"{_name(n):>6} rows: {r['rows_per_s']:8,.0f} rows/s  peak RSS {r['peak_rss_mb']:6,.0f} MB"
             f"  ({r['seconds']:.1f} s; {r['precision']}, batch {r['batch_size']}, "
-            f"{r['threads']} threads, load {r['load_s']:.1f} s)",
+            f"{r['threads']} threads, huge pages {'on' if r['huge_pages'] else 'off'}, "
+            f"load {r['load_s']:.1f} s)",
             flush=True,
         )
         trace = r["rss_trace"]

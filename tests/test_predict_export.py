@@ -238,6 +238,46 @@ def test_predict_file_equals_classifier_predict(
     assert not list(tmp_path.glob("out*.progress.json")) and not list(tmp_path.glob("*.parts"))
 
 
+HUGE_PAGE_PROBE = """
+from bakeoff.predict import use_huge_pages_for_tensors
+on = use_huge_pages_for_tensors()
+import torch
+tensor = torch.empty(4 << 20, dtype=torch.uint8)  # kept alive while smaps is read
+ptr = tensor.data_ptr()
+flags = []
+with open("/proc/self/smaps") as fh:
+    inside = False
+    for line in fh:
+        head = line.split()[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = (int(x, 16) for x in head.split("-"))
+            inside = low <= ptr < high
+        elif inside and line.startswith("VmFlags"):
+            flags = line.split()[1:]
+print(on, "hg" in flags, ptr % 4096 == 0, use_huge_pages_for_tensors())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(
+    ("preset", "expected"), [(None, "True True True True"), ("0", "False False False False")]
+)
+def test_predict_puts_large_tensors_on_huge_pages_unless_told_not_to(
+    preset: str | None, expected: str
+) -> None:
+    """The switch reaches torch only when set before torch loads: its 4 MB tensor is then
+    page-aligned and madvised for huge pages (VmFlags ``hg``). A user's own
+    THP_MEM_ALLOC_ENABLE=0 wins. Once torch is loaded the function only says whether it is on."""
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if preset is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = preset
+    out = subprocess.run(
+        [sys.executable, "-c", HUGE_PAGE_PROBE], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-4:] == expected.split()
+
+
 def test_chunks_are_classified_as_separate_predict_calls(clf: Any, tmp_path: Path) -> None:
     texts = _texts(150, seed=1)
     source = _write(tmp_path / "in.parquet", [{"text": t} for t in texts])  # row groups of 64

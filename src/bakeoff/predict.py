@@ -4,7 +4,8 @@
 ``chunksize``; JSON Lines line by line; Parquet with ``iter_batches``), each chunk is classified
 with ``classifier.predict`` (so batching, length sorting, precision and truncation are exactly
 the evaluated experiment's) and written out before the next is read. Memory is bounded by one
-chunk, whatever the file's size.
+chunk, whatever the file's size; ``use_huge_pages_for_tensors`` (which ``bakeoff predict`` calls
+first) keeps glibc's heap from creeping up over the first ~150k rows.
 
 **Output.** The output suffix picks the format (``.csv``, ``.jsonl`` or ``.parquet``) and it
 has one row per classified input row: the id (the input's ``id_column`` if given, else a column
@@ -48,6 +49,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,6 +71,37 @@ ROW_COLUMN = "row"
 PROGRESS_VERSION = 1
 
 ProgressCallback = Callable[[int, "int | None"], None]
+
+#: PyTorch's switch (read once, at its first CPU allocation) for backing tensors of 2 MB and
+#: more with transparent huge pages
+THP_SWITCH = "THP_MEM_ALLOC_ENABLE"
+
+
+def use_huge_pages_for_tensors() -> bool:
+    """Ask PyTorch to put CPU tensors of 2 MB and more on transparent huge pages, for predict.
+
+    Why: over a long file glibc's heap fragments, because every batch allocates activations of
+    a different size (batches are padded to their own longest text). Freed blocks stay
+    resident, so peak memory crept up for the first ~150k rows and settled 24% above a 10k-row
+    run. With this switch PyTorch page-aligns those tensors and asks the kernel
+    (``madvise(MADV_HUGEPAGE)``) to back them with 2 MB transparent huge pages, so the heap is
+    touched and reused in far fewer, larger pieces (the effect is measured; the mechanism inside
+    glibc and the kernel we did not trace). On the 2-core EPYC (fp32 MiniLM, SST-2 sentences, ``predict_scale.py``) the
+    peak at 1M rows was 949 MB against 871 MB at 10k (+9%; without it 1,211 against 975 MB,
+    +24%), at no cost in throughput (100k rows: 324 rows/s with it, 313 without). Fixing
+    glibc's mmap threshold instead kept memory flat to the MB, but cost 22-28% of throughput,
+    since every activation is then mapped and zeroed afresh.
+
+    PyTorch reads the switch once, so this must run before torch allocates its first tensor:
+    it returns False, changing nothing, when torch is already imported. A value the user has
+    set (``THP_MEM_ALLOC_ENABLE=0`` turns it off) is kept. Where the kernel has transparent
+    huge pages off (``/sys/kernel/mm/transparent_hugepage/enabled`` says never), the request is
+    ignored and only the alignment changes.
+    """
+    if "torch" in sys.modules:
+        return os.environ.get(THP_SWITCH) == "1"
+    os.environ.setdefault(THP_SWITCH, "1")
+    return os.environ[THP_SWITCH] == "1"
 
 
 @dataclass

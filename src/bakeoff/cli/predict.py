@@ -84,9 +84,12 @@ def predict(
     ] = False,
 ) -> None:
     """Classify a file with a finished experiment; killed and run again, it continues."""
+    from bakeoff.predict import predict_file, use_huge_pages_for_tensors
+
+    # before torch is imported: flat memory over long files (see the function)
+    use_huge_pages_for_tensors()
     from bakeoff.artifacts import load_classifier
     from bakeoff.config import check_device
-    from bakeoff.predict import predict_file
     from bakeoff.reuse import choose
     from bakeoff.store import default_db_path
 
