@@ -85,18 +85,20 @@ def use_huge_pages_for_tensors() -> bool:
     resident, so peak memory crept up for the first ~150k rows and settled 24% above a 10k-row
     run. With this switch PyTorch page-aligns those tensors and asks the kernel
     (``madvise(MADV_HUGEPAGE)``) to back them with 2 MB transparent huge pages, so the heap is
-    touched and reused in far fewer, larger pieces (the effect is measured; the mechanism inside
-    glibc and the kernel we did not trace). On the 2-core EPYC (fp32 MiniLM, SST-2 sentences, ``predict_scale.py``) the
-    peak at 1M rows was 949 MB against 871 MB at 10k (+9%; without it 1,211 against 975 MB,
-    +24%), at no cost in throughput (100k rows: 324 rows/s with it, 313 without). Fixing
-    glibc's mmap threshold instead kept memory flat to the MB, but cost 22-28% of throughput,
-    since every activation is then mapped and zeroed afresh.
+    touched and reused in far fewer, larger pieces (the effect is measured; the mechanism
+    inside glibc and the kernel we did not trace). On the 2-core EPYC (fp32 MiniLM, SST-2
+    sentences, ``predict_scale.py``) the peak at 1M rows was 949 MB against 871 MB at 10k (+9%;
+    without it 1,211 against 975 MB, +24%), at no cost in throughput (100k rows, each run
+    started at load below 0.6: 307 rows/s and 860 MB with it, 303 rows/s and 1,076 MB without).
+    Fixing glibc's mmap threshold instead kept memory flat to the MB, but cost about a fifth of
+    throughput (256 kB: 238 against 303 rows/s at 100k, both started quiet), since every activation is then mapped and zeroed afresh.
 
-    PyTorch reads the switch once, so this must run before torch allocates its first tensor:
-    it returns False, changing nothing, when torch is already imported. A value the user has
-    set (``THP_MEM_ALLOC_ENABLE=0`` turns it off) is kept. Where the kernel has transparent
-    huge pages off (``/sys/kernel/mm/transparent_hugepage/enabled`` says never), the request is
-    ignored and only the alignment changes.
+    PyTorch reads the switch once, so this must run before torch allocates its first tensor.
+    When torch is already imported it changes nothing and returns whether the switch was
+    already on. A value the user has set (``THP_MEM_ALLOC_ENABLE=0`` turns it off) is kept.
+    Where the kernel has transparent huge pages off
+    (``/sys/kernel/mm/transparent_hugepage/enabled`` says never), the request is ignored and
+    only the alignment changes.
     """
     if "torch" in sys.modules:
         return os.environ.get(THP_SWITCH) == "1"
