@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export BAKEOFF_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup demo curve test lint
+.PHONY: setup demo curve test lint docs
 
 $(BIN)/bakeoff: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,8 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
+# the documentation site at http://127.0.0.1:8000, rebuilt on every edit of docs/
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
