@@ -211,3 +211,20 @@ def test_run_warns_once_about_merged_spellings(
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if "merged" in line]
     assert len(warnings) == 1 and warnings[0].lstrip().startswith("warning")
+
+
+def test_prompt_shows_the_label_mapping(tmp_path: Path) -> None:
+    """``bakeoff prompt`` lists each label with the spellings it was read from, and the note."""
+    from bakeoff.cli import app
+    from tests.llm_fixtures import tiny_llama_path
+
+    train = _write_jsonl(tmp_path / "train.jsonl", _rows([1, 0, "+1", "-0", 1.0, "00"] * 3))
+    task = tmp_path / "task.yaml"
+    task.write_text(f"name: canon\ntrain_file: {train}\n", encoding="utf-8")
+    args = ["prompt", "--task", "canon", "--task-file", str(task)]
+    result = CliRunner().invoke(app, [*args, "--model", str(tiny_llama_path())])
+    assert result.exit_code == 0, result.output
+    assert "labels as read from the data" in result.output
+    table = [line for line in result.output.splitlines() if "'+1' (3)" in line and "│" in line]
+    assert len(table) == 1 and "1.0 (3)" in table[0] and "1 (3)" in table[0]
+    assert sum("merged" in line for line in result.output.splitlines()) == 1

@@ -39,7 +39,6 @@ from bakeoff.data import (
     _rows_to_examples,
     _sha256,
     cannot_read,
-    json_kind,
     not_utf8,
     place,
     read_jsonl_rows,
@@ -543,8 +542,8 @@ def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
     if cfg.labels:
         names = _explicit_labels(cfg)
     elif train_table.label_order is not None:  # the dataset's own order, as the hub shows it
-        order = [canon(n) for n in train_table.label_order]
-        names = list(dict.fromkeys(n for n in order if n in seen))
+        order = (canon(n) for n in train_table.label_order)
+        names = list(dict.fromkeys(n for n in order if n is not None and n in seen))
         names += _label_order(seen - set(names))
     else:
         names = _label_order(seen)

@@ -34,6 +34,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from bakeoff.data import json_kind
 from bakeoff.errors import BakeoffError
 
 #: texts that mean "no value", compared case-insensitively after cleaning: pandas' default
@@ -148,14 +149,6 @@ def _kind(value: Any) -> str:
     return "boolean" if isinstance(value, bool) else "other"
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 class LabelCanon:
     """Applies :func:`canon` to one task's label column across its files, refusing missing
     labels and mixed boolean columns, and remembering which spellings became which label."""
@@ -180,7 +173,7 @@ class LabelCanon:
                 label = self._canon(value)
             except TypeError:
                 raise BakeoffError(
-                    f"{where}: {at} has a '{self.column}' that is {_describe(value)}; a label "
+                    f"{where}: {at} has a '{self.column}' that is {json_kind(value)}; a label "
                     "must be a string or a number"
                 ) from None
         if label is None:
