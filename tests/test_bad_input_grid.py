@@ -117,6 +117,32 @@ def _y(**keys: Any) -> dict[str, Any]:
     return keys
 
 
+def _labels_file(name: str, text: str) -> Callable[[Path], None]:
+    """Writes the toy rows with one more row whose label is ``text`` (the raw JSON value)."""
+
+    def setup(folder: Path) -> None:
+        _toy_data(folder)
+        with (folder / "toy.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write('{"text": "an odd one", "label": ' + text + "}\n")
+        (folder / "toy.jsonl").rename(folder / name)
+
+    return setup
+
+
+def _na_csv(folder: Path) -> None:
+    rows = ["a delight,pos", "a mess,neg"] * 5 + ["no idea,N/A"]
+    (folder / "toy.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+#: a GPU here makes ``--device cuda`` a valid choice, not a bad input
+try:
+    import torch
+
+    HAS_CUDA = torch.cuda.is_available()
+except ImportError:  # pragma: no cover - torch is a dependency
+    HAS_CUDA = False
+
+
 ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
 CASES = [
@@ -175,6 +201,20 @@ CASES = [
         expect=("max_length",),
     ),
     Case("grid-unknown-key", grid=_y(modles=["minilm"]), expect=("unknown setting 'modles'",)),
+    # YAML reads yes/no/on/off as booleans: never a number (limit: yes evaluated one example)
+    Case("grid-limit-yes", grid="{base}limit: yes\n", expect=("'eval_limit'", "yes/no")),
+    Case("grid-eval-limit-true", grid=_y(eval_limit=True), expect=("'eval_limit'",)),
+    Case("grid-seed-on", grid="{base}seed: on\n", expect=("'seed'", "expected a number")),
+    Case("grid-num-fewshot-yes", grid="{base}num_fewshot: yes\n", expect=("'prompt.k'",)),
+    Case("grid-epochs-true", grid=_y(finetune={"epochs": True}), expect=("'finetune.epochs'",)),
+    Case("grid-batch-size-true", grid=_y(batch_size=True), expect=("'batch_size'",)),
+    Case("grid-seeds-with-yes", grid="{base}seeds: [1, yes]\n", expect=("'seeds'",)),
+    Case("grid-seeds-duplicated", grid=_y(seeds=[1, 2, 1]), expect=("seed 1 is given 2 times",)),
+    Case(
+        "grid-max-length-above-positions",
+        grid=_y(finetune={"epochs": 1, "min_steps": 0, "max_length": 4096}),
+        expect=("max_length 4096", "position embeddings for 512 tokens"),
+    ),
     Case("grid-train-limit-[0]", grid=_y(train_limit=[0]), expect=("'train_limit'",)),
     Case("grid-train-limit-[]", grid=_y(train_limit=[]), expect=("'train_limit'", "empty")),
     Case("grid-train-limit-negative", grid=_y(train_limit=[-5]), expect=("'train_limit'",)),
@@ -215,6 +255,7 @@ CASES = [
     Case("seed-fraction", ("--seed", "1.5"), expect=("--seed",), usage=True),
     Case("seeds-negative", ("--seeds", "1,-2"), expect=("'seeds'",)),
     Case("seeds-empty", ("--seeds", ","), expect=("'seeds'",)),
+    Case("seeds-duplicated", ("--seeds", "3,3,3"), expect=("'seeds'", "seed 3 is given 3 times")),
     Case("batch-size-zero", ("--batch-size", "0"), expect=("batch_size",)),
     Case("batch-size-negative", ("--batch-size", "-4"), expect=("batch_size",)),
     Case("batch-size-big", ("--batch-size", "big"), expect=("--batch-size",)),
@@ -232,6 +273,17 @@ CASES = [
     Case("epochs-inf", ("--epochs", "inf"), expect=("epochs",)),
     Case("train-batch-size-zero", ("--train-batch-size", "0"), expect=("batch_size",)),
     Case("max-length-tiny", ("--max-length", "2"), expect=("max_length",)),
+    Case(
+        "max-length-above-positions",
+        ("--max-length", "100000"),
+        expect=("max_length 100000 (--max-length", "position embeddings for 512 tokens"),
+    ),
+    Case(
+        "train-limit-above-rows",
+        ("--train-file", "{dir}/toy.jsonl", "--train-limit", "100,200"),
+        setup=_toy_data,
+        expect=("--train-limit 100", "only 8 training examples", "or all"),
+    ),
     Case("train-limit-zero", ("--train-limit", "0"), expect=("'train_limit'",)),
     Case("train-limit-word", ("--train-limit", "lots"), expect=("'train_limit'",)),
     Case("train-limit-fraction", ("--train-limit", "0.5"), expect=("'train_limit'",)),
@@ -241,6 +293,18 @@ CASES = [
     Case("latency-samples-zero", ("--latency-samples", "0"), expect=("'latency_samples'",)),
     Case("precision-fp8", ("--precision", "fp8"), expect=("'precision'",)),
     Case("device-tpu", ("--device", "tpu"), expect=("'device'",)),
+    Case(
+        "device-cuda-without-gpu",
+        ("--device", "cuda"),
+        expect=("--device cuda", "no CUDA GPU"),
+        marks=[pytest.mark.skipif(HAS_CUDA, reason="this machine has a CUDA GPU")],
+    ),
+    Case(
+        "device-cuda-index-without-gpu",
+        ("--device", "cuda:3"),
+        expect=("--device cuda:3",),
+        marks=[pytest.mark.skipif(HAS_CUDA, reason="this machine has a CUDA GPU")],
+    ),
     Case("executor-slurm", ("--executor", "slurm"), expect=("executor",)),
     Case("data-dir-missing", ("--data-dir", "/no/such/folder"), expect=("/no/such/folder",)),
     Case("preset-fast", ("--preset", "fast"), expect=("preset",)),
@@ -265,6 +329,16 @@ CASES = [
         expect=("max_new_tokens",),
     ),
     Case("k-huge", ("-k", "100000"), expect=("'prompt.k'",)),
+    Case(
+        "few-shot-k-zero",
+        (*LLM, "--method", "few-shot", "-k", "0"),
+        expect=("k=0", "--method zero-shot"),
+    ),
+    Case(
+        "grid-few-shot-num-fewshot-zero",
+        grid=_y(models=["{llama}"], methods=["zero-shot", "few-shot"], num_fewshot=0),
+        expect=("k=0", "zero-shot"),
+    ),
     Case("unknown-flag", ("--bogus",), expect=("--bogus",), usage=True),
     Case("eval-file-alone", ("--eval-file", "{dir}/eval.csv"), expect=("--train-file",)),
     Case(
@@ -321,6 +395,36 @@ CASES = [
         expect=("template",),
     ),
     Case(
+        "template-format-spec",
+        (*LLM, "--method", "zero-shot", "--template", "{sentence1:>99999999} {sentence2}"),
+        expect=("{sentence1:>99999999}", "not a plain field", "{sentence1}"),
+    ),
+    Case(
+        "template-conversion",
+        (*LLM, "--method", "zero-shot", "--template", "{sentence1!r} {sentence2}"),
+        expect=("{sentence1!r}", "not a plain field"),
+    ),
+    Case(
+        "template-attribute",
+        (*LLM, "--method", "zero-shot", "--template", "{sentence1.__class__} {sentence2}"),
+        expect=("{sentence1.__class__}", "not a plain field"),
+    ),
+    Case(
+        "template-index",
+        (*LLM, "--method", "few-shot", "--template", "{text[0]} {text_pair}"),
+        expect=("{text[0]}", "not a plain field", "{text}"),
+    ),
+    Case(
+        "template-nested-spec",
+        (*LLM, "--method", "zero-shot", "--template", "{sentence1:{sentence2}}"),
+        expect=("not a plain field",),
+    ),
+    Case(
+        "grid-template-format-spec",
+        grid=_y(models=["{llama}"], methods=["zero-shot"], prompt={"template": "{text:^9999}"}),
+        expect=("{text:^9999}", "not a plain field"),
+    ),
+    Case(
         "verbalizers-too-few",
         (*LLM, "--method", "zero-shot", "--verbalizers", "yes"),
         expect=("1 verbalizers", "2 labels"),
@@ -366,6 +470,25 @@ CASES = [
         ),
         setup=_toy_data,
         expect=("k=30", "8 training examples"),
+    ),
+    # ---- labels: the label canon refuses missing markers and mixed booleans -------------
+    Case(
+        "label-na-marker",
+        ("--train-file", "{dir}/toy.csv"),
+        setup=_na_csv,
+        expect=("row 11 (line 12) has no 'label' value ('N/A')", "labels"),
+    ),
+    Case(
+        "label-json-null-word",
+        ("--train-file", "{dir}/odd.jsonl"),
+        setup=_labels_file("odd.jsonl", '"NULL"'),
+        expect=("row 11 has no 'label' value ('NULL')",),
+    ),
+    Case(
+        "label-boolean-among-strings",
+        ("--train-file", "{dir}/odd.jsonl"),
+        setup=_labels_file("odd.jsonl", "true"),
+        expect=("mixes booleans", "row 11 is true", "row 1 is 'pos'"),
     ),
     # ---- the store path ----------------------------------------------------------------
     Case(

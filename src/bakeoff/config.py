@@ -16,8 +16,9 @@ import hashlib
 import json
 import math
 import re
+from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -27,6 +28,7 @@ from pydantic import (
     Field,
     SerializeAsAny,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -63,10 +65,35 @@ def check_device(value: str, flag: str = "--device") -> str:
         raise BakeoffError(f"{flag}: {exc}") from None
 
 
+def _admits(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether a field's type takes one of ``kinds`` anywhere in it (unions, tuples included)."""
+    if annotation in kinds:
+        return True
+    return any(_admits(arg, kinds) for arg in get_args(annotation))
+
+
 class Strict(BaseModel):
-    """Settings models: unknown keys are errors, values are immutable, NaN/inf are rejected."""
+    """Settings models: unknown keys are errors, values are immutable, NaN/inf are rejected, and
+    a boolean is never a number (YAML reads ``limit: yes`` as True, which pydantic would take as
+    1 and evaluate one example)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        items = v if isinstance(v, (list, tuple)) else (v,)
+        if any(isinstance(x, bool) for x in items) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if (
+                field is not None
+                and _admits(field.annotation, (int, float))
+                and not _admits(field.annotation, (bool,))
+            ):
+                raise ValueError(
+                    f"expected a number, got {v!r} (YAML reads yes/no/on/off as true/false)"
+                )
+        return v
 
 
 class FinetuneSettings(Strict):
@@ -339,6 +366,15 @@ class GridConfig(Strict):
             return tuple(x.strip() for x in v.split(",") if x.strip())
         if isinstance(v, int) and not isinstance(v, bool):
             return (v,)
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_once(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """A seed given twice would run (and store) the same experiment twice under one id."""
+        for seed, n in Counter(v or ()).items():
+            if n > 1:
+                raise ValueError(f"seed {seed} is given {n} times; give each seed once")
         return v
 
     @field_validator("executor")

@@ -7,11 +7,12 @@ of them >= 2; their order is the sorted order of the values seen in training (nu
 numbers), so it is stable across runs. With one file, a seeded stratified hold-out makes the eval
 split.
 
-A label has one spelling whatever the format: 1, 1.0, "1" and "1.0" are the label "1" in CSV,
-JSON Lines and Parquet alike (see :func:`_canon`). Every problem with a file is one
-:class:`BakeoffError` line naming the file, the row (and its line) and the fix, raised while the
-data is loaded, before any experiment runs. A row without a label (empty, null, NaN or the text
-"NaN") is refused, never skipped or made a class of its own.
+A label has one spelling whatever the format: 1, 1.0, "1", "+1" and "01" are the label "1" in
+CSV, JSON Lines, Parquet and hub datasets alike (the label canon, :mod:`bakeoff.labels`); merged
+spellings are noted once. Every problem with a file is one :class:`BakeoffError` line naming the
+file, the row (and its line) and the fix, raised while the data is loaded, before any experiment
+runs. A row without a label (empty, null, NaN, or a text such as "N/A" or "NULL" that pandas reads
+as missing) is refused, never skipped or made a class of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import csv
 import gzip
 import hashlib
 import json
-import math
 import os
 import re
 from collections import Counter
@@ -39,7 +39,6 @@ from bakeoff.data import (
     _rows_to_examples,
     _sha256,
     cannot_read,
-    json_kind,
     not_utf8,
     place,
     read_jsonl_rows,
@@ -47,6 +46,7 @@ from bakeoff.data import (
     validate_splits,
 )
 from bakeoff.errors import BakeoffError
+from bakeoff.labels import MISSING_TEXTS, LabelCanon, canon, clean_text
 from bakeoff.tasks import TaskPromptSpec, TaskSpec
 
 SUPPORTED = (".csv", ".jsonl", ".json", ".parquet", ".gz")
@@ -192,10 +192,6 @@ def parse_custom_config(raw: dict[str, Any], where: str) -> CustomDataConfig:
         raise BakeoffError(f"{where}: '{loc}': {msg}; fix that key") from None
 
 
-#: label values that mean "no label" (compared after stripping, case-insensitively): the empty
-#: string and the spellings of a float NaN. Words such as "none" or "NA" can be real class names
-#: ("no toxicity", "not applicable"), so they stay labels.
-MISSING_LABELS = frozenset({"", "nan", "-nan", "+nan"})
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INTEGER = re.compile(r"-?[0-9]+")
 _SEPARATORS = ("\t", ";", "|")
@@ -422,63 +418,6 @@ def _content_hash(table: _Table, needed: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def _canon(value: Any) -> str | None:
-    """One spelling per label, whatever the file format wrote.
-
-    1, 1.0, "1" and "1.0" are the same label ("1"): CSV holds only strings, while JSON Lines and
-    Parquet keep numbers, and a float column (any column with a gap, in pandas) is written to CSV
-    as "1.0". Likewise True, "True" and "true" are "true". None, NaN, an empty string and the text
-    "NaN" are no label at all (None). Strings are stripped of surrounding spaces.
-    """
-    if value is None:
-        return None
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()  # numpy scalars from Parquet
-        except (ValueError, TypeError):
-            pass
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        if value != value:
-            return None
-        if value.is_integer():
-            return str(int(value))
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in MISSING_LABELS:
-            return None
-        if text.lower() in ("true", "false"):
-            return text.lower()
-        if _DECIMAL.fullmatch(text) and ("." in text or "e" in text.lower()):
-            number = float(text)
-            if math.isfinite(number) and number.is_integer():
-                return str(int(number))
-        return text
-    raise TypeError(type(value).__name__)
-
-
-def _canon_label(value: Any, where: Path | str, at: str, column: str) -> str:
-    """A row's label in its one spelling, or a one-line error naming the row."""
-    try:
-        label = _canon(value)
-    except TypeError:
-        raise BakeoffError(
-            f"{where}: {at} has a '{column}' that is {json_kind(value)}; a label must be a "
-            "string or a number"
-        ) from None
-    if label is None:
-        shown = str(value).strip() if value is not None else ""
-        shown = f" ({shown!r})" if shown else ""
-        raise BakeoffError(
-            f"{where}: {at} has no '{column}' value{shown}; fill in its label or remove that row"
-        )
-    return label
-
-
 def _label_order(values: set[str]) -> list[str]:
     """Sorted label names; numerically when every label is a number (so 2 sorts before 10).
 
@@ -519,8 +458,9 @@ def _names(columns: Sequence[str], limit: int = 12) -> str:
     return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
 
 
-def _labelled(table: _Table, label_column: str) -> None:
-    """Replace each row's label by its one spelling (see :func:`_canon`); refuse missing ones."""
+def _labelled(table: _Table, label_column: str, labels: LabelCanon) -> None:
+    """Replace each row's label by its canonical spelling (:mod:`bakeoff.labels`); refuse
+    missing ones."""
     for row, at in zip(table.rows, table.places):
         if label_column not in row:
             have = ", ".join(map(repr, row)) or "none"
@@ -528,11 +468,19 @@ def _labelled(table: _Table, label_column: str) -> None:
                 f"{table.path}: {at} has no {label_column!r} (it has: {have}); add it or remove "
                 "that row"
             )
-        row[label_column] = _canon_label(row[label_column], table.path, at, label_column)
+        row[label_column] = labels.label(row[label_column], table.path, at)
+
+
+def _real_missing(cfg: CustomDataConfig) -> set[str]:
+    """Missing-looking names listed in the task's ``labels``: a class really called 'None'
+    stays a class."""
+    names = (clean_text(str(x)) for x in cfg.labels or [])
+    return {n for n in names if n and n.lower() in MISSING_TEXTS}
 
 
 def _explicit_labels(cfg: CustomDataConfig) -> list[str]:
-    names = [_canon(x) or "" for x in cfg.labels or []]
+    real = _real_missing(cfg)
+    names = [canon(x, real) or "" for x in cfg.labels or []]
     dups = [n for n, k in Counter(names).items() if k > 1]
     if dups or "" in names:
         what = f"{dups[0]!r} twice" if dups else "an empty label"
@@ -584,16 +532,18 @@ def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
                 "omit it for a stratified hold-out"
             )
         tables = [_read_table(train_path)] + ([_read_table(eval_path)] if eval_path else [])
+    labels = LabelCanon(cfg.label_column, _real_missing(cfg))
     for table in tables:
         _check_columns(table, needed, cfg.label_column)
-        _labelled(table, cfg.label_column)
+        _labelled(table, cfg.label_column, labels)
     train_table = tables[0]
     eval_table = tables[1] if eval_path else None
     seen = {r[cfg.label_column] for r in train_table.rows}
     if cfg.labels:
         names = _explicit_labels(cfg)
     elif train_table.label_order is not None:  # the dataset's own order, as the hub shows it
-        names = [n for n in train_table.label_order if n in seen]
+        order = (canon(n) for n in train_table.label_order)
+        names = list(dict.fromkeys(n for n in order if n is not None and n in seen))
         names += _label_order(seen - set(names))
     else:
         names = _label_order(seen)
@@ -647,6 +597,8 @@ def load_custom(cfg: CustomDataConfig, seed: int = 99) -> TaskData:
         eval_split=eval_split,
         source=source,
         fingerprint=fingerprint,
+        notes=[n for n in [labels.note(cfg.name)] if n],
+        label_spellings={k: dict(v) for k, v in labels.spellings.items()},
     )
 
 
@@ -668,18 +620,19 @@ def _task_prompt(cfg: CustomDataConfig, names: Sequence[str]) -> TaskPromptSpec 
         return None
     words = None
     if cfg.answer_words is not None:
-        canon = {_canon(k) or k: w for k, w in cfg.answer_words.items()}
-        unknown = sorted(set(canon) - set(names))
+        real = _real_missing(cfg)
+        canon_words = {canon(k, real) or k: w for k, w in cfg.answer_words.items()}
+        unknown = sorted(set(canon_words) - set(names))
         if unknown:
             raise BakeoffError(
                 f"task '{cfg.name}': answer_words names label(s) {', '.join(unknown)} that the "
                 f"data does not have (labels: {', '.join(names)}); fix the keys"
             )
-        missing = [n for n in names if n not in canon]
+        missing = [n for n in names if n not in canon_words]
         if missing:
             raise BakeoffError(
                 f"task '{cfg.name}': answer_words lacks label(s) {', '.join(missing)}; give an "
                 "answer word for every label"
             )
-        words = tuple(canon[n] for n in names)
+        words = tuple(canon_words[n] for n in names)
     return TaskPromptSpec(cfg.instruction, cfg.template, words)

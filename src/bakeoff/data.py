@@ -14,7 +14,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,10 @@ class TaskData:
     source: str
     #: identifies the exact data (file hashes or hub revision), part of every experiment's id
     fingerprint: str
+    #: one-line notes for the user about how the data was read (label spellings merged)
+    notes: list[str] = field(default_factory=list)
+    #: users' data: each label and the raw spellings in the files that became it, with their rows
+    label_spellings: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------

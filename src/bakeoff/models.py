@@ -242,3 +242,48 @@ def check_hub_model(name: str) -> None:
             ) from None
     except Exception:  # noqa: BLE001 - no network here: the load itself will report it
         return
+
+
+#: architectures whose position ids start after the padding index (RoBERTa's scheme): of their
+#: ``max_position_embeddings``, ``pad_token_id + 1`` are never used by a token
+_OFFSET_POSITIONS = frozenset(
+    {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "mpnet", "data2vec-text",
+     "longformer", "ibert", "roberta-prelayernorm", "markuplm", "luke"}
+)  # fmt: skip
+
+
+def position_limit(name: str) -> int | None:
+    """The most tokens an encoder's absolute position embeddings hold, read from its
+    ``config.json`` (no weights loaded; a hub id only from the local cache, never the network).
+    None where there is no such limit (relative positions) or it cannot be read here."""
+    import json
+
+    if name in MODEL_ALIASES or Path(name).expanduser().is_dir():
+        try:
+            config_path: Path | None = Path(resolve_model(name).name_or_path) / "config.json"
+        except BakeoffError:
+            return None
+    elif _HUB_ID.match(name):
+        try:
+            import huggingface_hub
+
+            cached = huggingface_hub.try_to_load_from_cache(name, "config.json")
+        except Exception:  # noqa: BLE001 - no cache: the method checks when it loads the model
+            return None
+        config_path = Path(cached) if isinstance(cached, str) else None
+    else:
+        return None
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    positions = config.get("max_position_embeddings")
+    if not isinstance(positions, int) or isinstance(positions, bool):
+        return None
+    if config.get("position_biased_input") is False:  # DeBERTa-v2/v3: relative positions only
+        return None
+    if config.get("model_type") in _OFFSET_POSITIONS:
+        positions -= int(config.get("pad_token_id") or 0) + 1
+    return positions

@@ -130,9 +130,29 @@ class PromptFormat:
 
 
 def _check_template(template: str, task: TaskSpec) -> None:
+    """Refuse a template that cannot render every input, before anything runs.
+
+    Fields are plain names only: a format spec (``{text:>99999999}`` pads every prompt to
+    millions of characters and hangs the tokenizer), a conversion (``!r``), attribute or index
+    access (``{text.__class__}``, ``{text[0]}``) have no use in a prompt and are refused.
+    """
     allowed = {"text": "x", "text_pair": "x", **{f: "x" for f in task.text_fields}}
     try:
-        used = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        parsed = list(string.Formatter().parse(template))
+        for _, name, spec, conversion in parsed:
+            if name is None:
+                continue
+            if spec or conversion or "." in name or "[" in name:
+                shown = "{" + name + (f"!{conversion}" if conversion else "")
+                shown += (f":{spec}" if spec else "") + "}"
+                plain = name.split(".")[0].split("[")[0]
+                plain = plain if plain.isidentifier() else task.text_fields[0]
+                raise BakeoffError(
+                    f"prompt template field {shown} is not a plain field; write it as "
+                    f"{{{plain}}} (format specs, !conversions, .attributes and [indexes] are not "
+                    "allowed)"
+                )
+        used = [name for _, name, _, _ in parsed if name is not None]
         if not used:
             names = ", ".join("{" + f + "}" for f in task.text_fields)
             raise BakeoffError(

@@ -12,6 +12,7 @@ distributed executor plugs in there by implementing ``Executor.run``.
 
 from __future__ import annotations
 
+import math
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,12 +24,18 @@ from bakeoff.classifier import NullProgress, Predictions, Progress
 from bakeoff.config import ExperimentConfig, GridConfig
 from bakeoff.custom import load_custom, load_custom_config, parse_custom_config
 from bakeoff.data import TaskData, load_builtin, stratified_indices
-from bakeoff.environment import environment
+from bakeoff.environment import best_device, environment
 from bakeoff.errors import BakeoffError
 from bakeoff.keep import CapturedArtifact, KeepPolicy, capture, place, prune
 from bakeoff.methods import get_method_spec
 from bakeoff.metrics import compute_metrics
-from bakeoff.models import MODEL_ALIASES, check_hub_model, model_kind, resolve_model
+from bakeoff.models import (
+    MODEL_ALIASES,
+    check_hub_model,
+    model_kind,
+    position_limit,
+    resolve_model,
+)
 from bakeoff.records import Metrics, Timing, TrainingRecord
 from bakeoff.store import ResultsStore, StoreError
 from bakeoff.tasks import BUILTIN_TASKS, get_task
@@ -120,6 +127,41 @@ def _check_pairs(grid: GridConfig) -> set[tuple[str, str]]:
     return set(reasons)
 
 
+def _check_for_grid(
+    grid: GridConfig, tasks: dict[str, TaskData], skipped: set[tuple[str, str]]
+) -> None:
+    """Settings valid on their own that this grid's data, models or machine cannot honour: each
+    would otherwise fail only when its experiment starts (a ``failed`` row stored) or run
+    something else than asked under a new id."""
+    pairs = [(m, x) for m in grid.models for x in grid.methods if (m, x) not in skipped]
+    if any(get_method_spec(x).trains for _, x in pairs):
+        for name, data in tasks.items():
+            # with --cv every model trains on all folds but one
+            rows = len(data.train) - (math.ceil(len(data.train) / grid.cv) if grid.cv else 0)
+            for limit in grid.train_limit:
+                if limit is not None and limit > rows:
+                    raise BakeoffError(
+                        f"--train-limit {limit}: task '{name}' has only {rows} training examples"
+                        f"{' per fold' if grid.cv else ''}, so it would train on all {rows} under "
+                        f"another id; give {rows} or fewer, or all"
+                    )
+    if grid.device != "auto" and grid.executor == "local":
+        best_device(grid.device)  # a device this machine lacks (Ray workers may have it)
+    for model, method in pairs:
+        spec = get_method_spec(method)
+        length = getattr(grid.section(spec.settings_section), "max_length", None)
+        if spec.family != "encoder" or not isinstance(length, int):
+            continue
+        limit = position_limit(model)
+        if limit is not None and length > limit:
+            section = spec.settings_section
+            flag = "--max-length" if section == "finetune" else f"--set {section}.max_length"
+            raise BakeoffError(
+                f"max_length {length} ({flag} or {section}.max_length): model '{model}' has "
+                f"position embeddings for {limit} tokens (its config.json); give {limit} or less"
+            )
+
+
 def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[PlannedExperiment]:
     """Expand tasks x models x methods into experiments; every input problem is raised here,
     before anything runs or is written."""
@@ -131,6 +173,7 @@ def plan(grid: GridConfig, tasks: dict[str, TaskData] | None = None) -> list[Pla
     tasks = tasks if tasks is not None else load_grid_tasks(grid)
     if grid.cv:
         tasks = {name: crossval.pooled(data, grid.cv) for name, data in tasks.items()}
+    _check_for_grid(grid, tasks, skipped)
     indices: dict[str, list[int]] = {}
     for task_name in grid.tasks:
         labels = [ex.label for ex in tasks[task_name].eval]
@@ -421,11 +464,15 @@ class GridPlan:
     grid: GridConfig
     experiments: list[PlannedExperiment]
     skipped: dict[tuple[str, str], str]
+    #: one line each about how the data was read (label spellings merged), to show the user
+    notes: list[str] = field(default_factory=list)
 
 
 def plan_grid(grid: GridConfig) -> GridPlan:
     """Check and expand a grid. Raises before anything is written, so a bad grid leaves no store."""
-    return GridPlan(grid, plan(grid), skipped_pairs(grid))
+    experiments = plan(grid)
+    notes = dict.fromkeys(note for e in experiments for note in e.data.notes)
+    return GridPlan(grid, experiments, skipped_pairs(grid), list(notes))
 
 
 class GridListener(Protocol):

@@ -127,3 +127,25 @@ def _show(o: dict[str, Any]) -> None:
     )
     for warning in checks.answer_words(fmt.verbalizers, answer_tokens):
         console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
+    _label_canon(data)
+
+
+def _label_canon(data: Any) -> None:
+    """The label canon's mapping, where the data's spellings differ from the labels they became
+    (``1.0`` and ``+1`` read as ``1``): the user sees which raw values were taken as one label."""
+    rows = [
+        (label, spellings)
+        for label, spellings in data.label_spellings.items()
+        if set(spellings) != {repr(label)}
+    ]
+    if not rows:
+        return
+    table = Table(title="labels as read from the data (the label canon)")
+    table.add_column("label")
+    table.add_column("spellings in the data (rows)")
+    for label, spellings in rows:
+        shown = ", ".join(f"{s} ({n})" for s, n in sorted(spellings.items(), key=lambda x: -x[1]))
+        table.add_row(escape(label), escape(shown))
+    console.print(table)
+    for note in data.notes:
+        console.print(f"[yellow]warning[/] {escape(note)}", highlight=False)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -533,6 +534,8 @@ def _run(o: dict[str, Any]) -> None:
     db_path = o["db"] or default_db_path()
     for (model, method), why in planned.skipped.items():
         console.print(f"[dim]skip[/] {model} × {method} [dim]({why})[/]", highlight=False)
+    for note in planned.notes:  # label spellings merged by the label canon
+        console.print(f"[yellow]warning[/] {escape(note)}", highlight=False)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

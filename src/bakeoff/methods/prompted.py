@@ -316,6 +316,11 @@ def check_prompt(config: ExperimentConfig, data: TaskData) -> None:
     settings = get_method_spec(config.method).settings_for(config.settings)
     assert isinstance(settings, PromptSettings)
     build_format(data.task, settings)
+    if config.method == "few-shot" and settings.k == 0:
+        raise BakeoffError(
+            "few-shot with k=0 is zero-shot under another name; use --method zero-shot, or -k 1 "
+            "or more"
+        )
     if settings.k > len(data.train):
         raise BakeoffError(
             f"few-shot k={settings.k} but task '{data.task.name}' has only {len(data.train)} "
