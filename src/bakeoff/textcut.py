@@ -10,8 +10,10 @@ The bound is generous: a token covers 3 to 5 characters of ordinary text, and th
 tokens in the shipped vocabularies (whitespace runs, long subwords) stay well under 64. A text
 within the bound is passed on unchanged, so predictions on texts of normal length are exactly
 as before; a longer one already loses everything past ``max_tokens`` tokens, and the cut keeps
-far more than that. Only a text made almost entirely of what the tokenizer drops (megabytes of
-whitespace or control characters) could tokenise differently after the cut.
+far more than that. What could still tokenise differently after the cut: a text made almost
+entirely of what the tokenizer drops (megabytes of whitespace or control characters), and a
+pair whose two texts are both over the bound but whose longer one in characters is the shorter
+one in tokens (one token moves from one side to the other).
 """
 
 from __future__ import annotations
@@ -37,11 +39,22 @@ def cut_text(text: str, max_tokens: int, *, keep_end: bool = False) -> str:
 
 
 def cut_example(example: Example, max_tokens: int, *, keep_end: bool = False) -> Example:
-    """``example`` with both texts cut (the same object when neither needs it)."""
-    text = cut_text(example.text, max_tokens, keep_end=keep_end)
-    pair = example.text_pair
-    if pair is not None:
-        pair = cut_text(pair, max_tokens, keep_end=keep_end)
+    """``example`` with both texts cut (the same object when neither needs it).
+
+    When both texts of a pair are over the bound, the longer one keeps twice as much: a
+    tokenizer truncating a pair "longest first" gives the longer side the odd token, so the
+    side that was longer must stay the longer one after the cut.
+    """
+    text, pair = example.text, example.text_pair
+    limit = char_limit(max_tokens)
+    if pair is not None and len(text) > limit and len(pair) > limit:
+        longer_text = len(text) >= len(pair)
+        text = cut_text(text, max_tokens * (2 if longer_text else 1), keep_end=keep_end)
+        pair = cut_text(pair, max_tokens * (1 if longer_text else 2), keep_end=keep_end)
+    else:
+        text = cut_text(text, max_tokens, keep_end=keep_end)
+        if pair is not None:
+            pair = cut_text(pair, max_tokens, keep_end=keep_end)
     if text is example.text and pair is example.text_pair:
         return example
     return Example(text, example.label, pair)
