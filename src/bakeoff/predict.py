@@ -290,20 +290,31 @@ class _Source:
         return rows
 
     def _scan_csv(self) -> int:
+        """Strict quoting, as training reads CSV (``custom._read_csv``): a quote that never
+        closes would otherwise swallow the rest of the file into one text."""
         rows = 0
         with self._open_text() as fh, _long_csv_fields():
-            reader = csv.reader(fh)
-            width = len(next(reader, []))
-            # csv.reader honours quoted newlines; blank records are skipped, as pandas does
-            for record in reader:
-                if not record:
-                    continue
-                if len(record) > width:
-                    raise BakeoffError(
-                        f"{self.path}: line {reader.line_num} has {len(record)} fields but the "
-                        f"header has {width}; quote texts that contain commas"
-                    )
-                rows += 1
+            reader = csv.reader(fh, strict=True)
+            try:
+                width = len(next(reader, []))
+                line = reader.line_num + 1
+                # csv.reader honours quoted newlines; blank records are skipped, as pandas does
+                for record in reader:
+                    start, line = line, reader.line_num + 1
+                    if not record:
+                        continue
+                    if len(record) > width:
+                        raise BakeoffError(
+                            f"{self.path}: line {start} has {len(record)} fields but the header "
+                            f'has {width}; quote fields that contain commas ("a, b")'
+                        )
+                    rows += 1
+            except csv.Error as exc:
+                raise BakeoffError(
+                    f"{self.path}: not well-formed CSV at line {reader.line_num} ({exc}); quote "
+                    "a field that has commas, quotes or line breaks whole, with its quotes "
+                    'doubled ("say ""hi""")'
+                ) from None
         return rows
 
     # -- chunks ---------------------------------------------------------------------------------
