@@ -521,3 +521,31 @@ def test_a_run_that_failed_before_its_first_row_leaves_nothing_behind(
     _csv(source, [["text"], ["fine"], ["dull"], ["fixed"]])
     assert predict_file(clf, source, out).rows_written == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_what_the_model_reads_comes_from_its_recipe_or_its_task(
+    single: Path, paired: Path, tmp_path: Path
+) -> None:
+    """A prompted recipe's template names its text fields; a kept encoder's task says whether
+    it read pairs; an artifact from an unknown task is not guessed about (None: not checked)."""
+    from types import SimpleNamespace
+
+    from bakeoff.cli.predict import reads_pairs
+    from bakeoff.reuse import Chosen
+
+    db = tmp_path / "unused.db"
+    for fields, want in ((("sentence",), False), (("premise", "hypothesis"), True)):
+        prompted = SimpleNamespace(fmt=SimpleNamespace(text_fields=fields))
+        assert reads_pairs(prompted, Chosen(tmp_path, None, "recipe"), db) is want
+    plain = SimpleNamespace()
+    assert reads_pairs(plain, Chosen(single, None, "artifact"), db) is False
+    assert reads_pairs(plain, Chosen(paired, None, "artifact"), db) is True
+    meta = json.loads((single / "bakeoff-artifact.json").read_text(encoding="utf-8"))
+    meta["extra"]["task"] = "my-own-tickets"
+    unknown = tmp_path / "unknown"
+    unknown.mkdir()
+    for item in single.iterdir():
+        (unknown / item.name).write_bytes(item.read_bytes())
+    (unknown / "bakeoff-artifact.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert reads_pairs(plain, Chosen(unknown, None, "artifact"), db) is None
+    assert not db.exists()
