@@ -424,14 +424,14 @@ def test_finished_outputs_and_other_jobs_are_not_overwritten(clf: Any, tmp_path:
 
     out.unlink()
     with pytest.MonkeyPatch.context() as patch:
-        _fail_after_writing_chunk(patch, 1)
+        _fail_after_writing_chunk(patch, 2)  # the first chunk is recorded, so there is work to keep
         with pytest.raises(KeyboardInterrupt):
             predict_file(clf, source, out, chunk_rows=10)
     with pytest.raises(BakeoffError, match="text_column differ"):
         predict_file(clf, source, out, chunk_rows=10, text_column="t2")
     with pytest.raises(BakeoffError, match="chunk_rows differ"):
         predict_file(clf, source, out, chunk_rows=11)
-    assert predict_file(clf, source, out, chunk_rows=10).resumed_at == 0
+    assert predict_file(clf, source, out, chunk_rows=10).resumed_at == 10
 
 
 def test_bad_inputs_are_one_line_errors(clf: Any, tmp_path: Path) -> None:

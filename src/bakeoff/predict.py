@@ -52,13 +52,14 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bakeoff.artifacts import write_json_atomic
 from bakeoff.classifier import INVALID, Classifier
-from bakeoff.data import Example
+from bakeoff.data import Example, json_kind
 from bakeoff.errors import BakeoffError
 
 #: rows per chunk: large enough that length sorting inside a chunk pads little and that every
@@ -155,10 +156,10 @@ class _Source:
     def __init__(
         self, path: Path, text_column: str, pair_column: str | None, id_column: str | None
     ) -> None:
-        if not path.is_file():
-            raise BakeoffError(f"input file {path} not found; check the path")
+        check_input_path(path)
         self.path = path
         self.family = _family(path, output=False)
+        _check_encoding(path, self.family)
         self.text_column = text_column
         self.pair_column = pair_column
         self.id_column = id_column
@@ -182,7 +183,7 @@ class _Source:
                 self.id_arrow_type = schema.field(self.id_column).type
             return list(schema.names)
         if self.family == "csv":
-            with self._open_text() as fh:
+            with self._open_text() as fh, _long_csv_fields():
                 header = next(csv.reader(fh), [])
             return header
         with self._open_text() as fh:
@@ -193,16 +194,8 @@ class _Source:
         return []
 
     def _check_columns(self) -> None:
-        try:
+        with self._read_errors():
             columns = self._columns()
-        except UnicodeDecodeError:
-            raise BakeoffError(f"{self.path}: not valid UTF-8; re-save the file as UTF-8") from None
-        except BakeoffError:
-            raise
-        except Exception as exc:
-            raise BakeoffError(
-                f"{self.path}: cannot be read ({type(exc).__name__}: {exc})"
-            ) from None
         if not columns:
             raise BakeoffError(f"{self.path}: has no rows or no header; give a file with data")
         missing = [c for c in self.wanted if c not in columns]
@@ -227,23 +220,109 @@ class _Source:
             )
         return row
 
-    def count_rows(self) -> int:
-        """Data rows in the file, for the progress bar's total and the summary."""
-        if self.family == "parquet":
-            import pyarrow.parquet as pq
+    @contextmanager
+    def _read_errors(self) -> Iterator[None]:
+        """Whatever reading the file raises becomes one line naming the file."""
+        try:
+            yield
+        except UnicodeDecodeError:
+            raise BakeoffError(f"{self.path}: not valid UTF-8; re-save the file as UTF-8") from None
+        except BakeoffError:
+            raise
+        except Exception as exc:  # a damaged .gz or Parquet file, a malformed CSV quote...
+            raise BakeoffError(
+                f"{self.path}: cannot be read ({type(exc).__name__}: {str(exc)[:200]}); fix the file"
+            ) from None
 
-            return int(pq.ParquetFile(self.path).metadata.num_rows)
+    def scan(self) -> int:
+        """Data rows in the file (the progress bar's total), after checking every row's texts.
+
+        Why a whole pass before anything is written: a bad row (a list where text belongs, a
+        CSV record with more fields than the header) found half-way would leave a half-written
+        output behind; this way predict refuses the file up front, naming the row, as training
+        does. Reading is cheap next to classifying, so the pass costs little.
+        """
+        with self._read_errors():
+            if self.family == "parquet":
+                rows = self._scan_parquet()
+            elif self.family == "jsonl":
+                rows = self._scan_jsonl()
+            else:
+                rows = self._scan_csv()
+        if rows == 0:
+            raise BakeoffError(
+                f"{self.path}: has column names but no rows; give a file with rows to classify"
+            )
+        return rows
+
+    def _scan_parquet(self) -> int:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self.path)
+        schema = pf.schema_arrow
+        for column in (self.text_column, self.pair_column):
+            if column is None:
+                continue
+            kind = schema.field(column).type
+            if pa.types.is_nested(kind) or pa.types.is_dictionary(kind):
+                raise BakeoffError(
+                    f"{self.path}: column {column!r} holds {kind} values, not text; give one "
+                    "string per row"
+                )
+        return int(pf.metadata.num_rows)
+
+    def _scan_jsonl(self) -> int:
+        rows = 0
         with self._open_text() as fh:
-            if self.family == "jsonl":
-                return sum(1 for line in fh if line.strip())
-            # csv.reader honours quoted newlines; blank records are skipped, as pandas does
-            return max(0, sum(1 for rec in csv.reader(fh) if rec) - 1)
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                record = self._json(line, lineno)
+                for column in self.wanted:
+                    value = record.get(column)
+                    if isinstance(value, (list, dict)):
+                        raise BakeoffError(
+                            f"{self.path}: line {lineno}, column {column!r} holds "
+                            f"{json_kind(value)}, not a single value; give one string per row"
+                        )
+                rows += 1
+        return rows
+
+    def _scan_csv(self) -> int:
+        """Strict quoting, as training reads CSV (``custom._read_csv``): a quote that never
+        closes would otherwise swallow the rest of the file into one text."""
+        rows = 0
+        with self._open_text() as fh, _long_csv_fields():
+            reader = csv.reader(fh, strict=True)
+            try:
+                width = len(next(reader, []))
+                line = reader.line_num + 1
+                # csv.reader honours quoted newlines; blank records are skipped, as pandas does
+                for record in reader:
+                    start, line = line, reader.line_num + 1
+                    if not record:
+                        continue
+                    if len(record) > width:
+                        raise BakeoffError(
+                            f"{self.path}: line {start} has {len(record)} fields but the header "
+                            f'has {width}; quote fields that contain commas ("a, b")'
+                        )
+                    rows += 1
+            except csv.Error as exc:
+                raise BakeoffError(
+                    f"{self.path}: not well-formed CSV at line {reader.line_num} ({exc}); quote "
+                    "a field that has commas, quotes or line breaks whole, with its quotes "
+                    'doubled ("say ""hi""")'
+                ) from None
+        return rows
 
     # -- chunks ---------------------------------------------------------------------------------
 
     def _pieces_csv(self, chunk_rows: int, skip: int) -> Iterator[tuple[int, dict[str, list]]]:
         import pandas as pd
 
+        # the C parser has no field size limit: a text of any length is read, as training reads it
         reader = pd.read_csv(
             self.path,
             usecols=self.wanted,
@@ -345,13 +424,96 @@ class _Source:
         )
 
 
+def check_input(
+    path: Path, text_column: str, pair_column: str | None, id_column: str | None
+) -> None:
+    """Refuse a missing, mistyped or column-less input file (cheap: it reads the header only),
+    so the CLI can say so before it spends time loading a model."""
+    _Source(path, text_column, pair_column, id_column)
+
+
 def _text_problem(value: Any, column: str) -> str | None:
-    """Why a cell cannot be classified, or None if it can."""
+    """Why a cell cannot be classified, or None if it can (``scan`` refused lists and objects;
+    numbers are read as their text, as training reads them)."""
     if value is None or (isinstance(value, float) and value != value):
         return f"missing {column}"
-    if not str(value).strip():
+    if not _as_text(value).strip():
         return f"empty {column}"
     return None
+
+
+def _as_text(value: Any) -> str:
+    """A cell as text: Parquet binary cells are UTF-8 (with a replacement character for bytes that
+    are not), anything else its ``str``."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+@contextmanager
+def _long_csv_fields() -> Iterator[None]:
+    """Let the csv module read fields of any length (its default stops at 131,072 characters):
+    a long text is data, and training reads it (``custom._read_csv``); restored afterwards."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+#: what the first bytes of a file say it is, when its name says otherwise
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+
+
+def check_input_path(path: Path) -> None:
+    """The input names a readable regular file, or one line saying what it names instead."""
+    if path.is_dir():
+        raise BakeoffError(f"input {path} is a folder; give the file to classify inside it")
+    if not path.exists():
+        raise BakeoffError(f"input file {path} not found; check the path")
+    if not path.is_file():
+        raise BakeoffError(f"input {path} is not a regular file; give a .csv, .jsonl or .parquet")
+    if not os.access(path, os.R_OK):
+        raise BakeoffError(f"input file {path} cannot be read (permission denied)")
+
+
+def _check_encoding(path: Path, family: str) -> None:
+    """Refuse, by its first bytes, a file whose content is not what its name says (a UTF-16
+    export, a gzip or Parquet file under another suffix): otherwise it reads as garbage or as
+    "not valid UTF-8", which sends the user looking for the wrong problem."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    gz = path.name.lower().endswith(".gz")
+    if head.startswith(_GZIP_MAGIC) and not gz:
+        raise BakeoffError(
+            f"{path}: is gzip-compressed but not named .gz; rename it to {path.name}.gz"
+        )
+    if gz and head and not head.startswith(_GZIP_MAGIC):
+        raise BakeoffError(f"{path}: is named .gz but is not gzip-compressed; drop the .gz")
+    if gz:
+        with gzip.open(path, "rb") as fh:
+            try:
+                head = fh.read(4)
+            except (OSError, EOFError) as exc:
+                raise BakeoffError(
+                    f"{path}: damaged gzip file ({exc}); compress it again"
+                ) from None
+    if family == "parquet":
+        if head != _PARQUET_MAGIC:
+            raise BakeoffError(f"{path}: is not a Parquet file; give the suffix its format has")
+        return
+    if head == _PARQUET_MAGIC:
+        raise BakeoffError(f"{path}: is a Parquet file; name it .parquet")
+    for name, marks in (("UTF-32", _UTF32_BOMS), ("UTF-16", _UTF16_BOMS)):
+        if head.startswith(marks):
+            raise BakeoffError(
+                f"{path}: is {name} text (it starts with a {name} byte-order mark); re-save it "
+                "as UTF-8"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,6 +538,7 @@ class _Output:
         self.progress_path = path.with_name(path.name + ".progress.json")
         self.skipped_path = path.with_name(path.name + ".skipped.csv")
         self.parts_dir = path.with_name(path.name + ".parts")
+        self.lock_path = path.with_name(path.name + ".lock")
         self.state: dict[str, Any] = {}
         self.id_type: Any = None
 
@@ -603,74 +766,56 @@ def predict_file(
     batch_size: int | None = None,
     overwrite: bool = False,
     classifier_key: str | None = None,
+    reads_pairs: bool | None = None,
     progress: ProgressCallback | None = None,
 ) -> PredictSummary:
     """Classify every row of ``input_path`` into ``output_path`` (see the module docstring).
 
     An existing progress file for the same job is continued; one for another job (other input,
-    columns, classifier or batching) is an error unless ``overwrite``. ``classifier_key`` (e.g.
-    the experiment id) guards against resuming with a different model. ``batch_size`` defaults
-    to the classifier's (the evaluated one; another size changes float rounding, so a near-tie
-    may then differ from the stored prediction). ``progress(done, total)`` is called after every
-    batch with input rows done.
+    columns, classifier or batching) is an error unless ``overwrite`` or unless it recorded no
+    row yet (then there is nothing to keep). ``classifier_key`` (e.g. the experiment id) guards
+    against resuming with a different model. ``reads_pairs`` says whether the model was trained
+    on text pairs (None: unknown), so that a missing or extra ``text_pair_column`` is refused
+    rather than silently classifying the wrong input. ``batch_size`` defaults to the
+    classifier's (the evaluated one; another size changes float rounding, so a near-tie may
+    then differ from the stored prediction). ``progress(done, total)`` is called after every
+    batch with input rows done. One process at a time writes an output: a second one is
+    refused (see :func:`_one_writer`).
     """
     started = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     if chunk_rows < 1:
         raise BakeoffError(f"chunk size must be at least 1 row, got {chunk_rows}")
+    _check_pairs(reads_pairs, text_pair_column)
     source = _Source(input_path, text_column, text_pair_column, id_column)
     out = _Output(output_path, id_column or ROW_COLUMN, tuple(classifier.label_names))
     if output_path.resolve() == input_path.resolve():
         raise BakeoffError(f"output {output_path} is the input file; choose another output path")
+    if output_path.is_dir():
+        raise BakeoffError(f"output {output_path} is a folder; give a file path inside it")
     bs = int(batch_size or classifier.batch_size)
     job = _job(source, classifier, out, bs, chunk_rows, classifier_key)
-
-    if out.progress_path.exists() and not overwrite:
-        out.state = out.load_state()
-        if out.state.get("job") != job:
-            changed = sorted(k for k in job if out.state.get("job", {}).get(k) != job[k])
-            raise BakeoffError(
-                f"{out.progress_path} belongs to an interrupted run with other settings "
-                f"({', '.join(changed)} differ); run it with the same ones, or pass --overwrite "
-                "to start again"
-            )
-        out.restore()
-    else:
-        if out.leftovers() and not overwrite:
-            raise BakeoffError(
-                f"output {output_path} already exists (a finished run); pass --overwrite to "
-                "replace it or choose another output path"
-            )
-        out.clear()
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        out.state = {
-            "version": PROGRESS_VERSION,
-            "job": job,
-            "rows_total": source.count_rows(),
-            "rows_done": 0,
-            "rows_written": 0,
-            "rows_skipped": 0,
-            "output_bytes": 0,
-            "skipped_bytes": 0,
-            "parts": 0,
-        }
-        out.commit()  # before any output exists, so a kill from here on is resumable
-        out.restore()
-    if source.id_arrow_type is not None and out.family == "parquet":
-        out.id_type = source.id_arrow_type
-
-    total = out.state["rows_total"]
-    resumed_at = out.state["rows_done"]
-    if progress:
-        progress(resumed_at, total)
-    if not out.state.get("complete"):
-        for chunk in source.chunks(chunk_rows, out.state["rows_done"]):
-            _classify_chunk(classifier, chunk, source, out, bs, total, progress)
-            out.state["rows_done"] = chunk.start + len(chunk)
-            out.commit()
+    with _one_writer(out):
+        resumed_at = _start(source, out, job, overwrite)
+        if source.id_arrow_type is not None and out.family == "parquet":
+            out.id_type = source.id_arrow_type
+        try:
             if progress:
-                progress(out.state["rows_done"], total)
-    out.finish()
+                progress(resumed_at, out.state["rows_total"])
+            if not out.state.get("complete"):
+                for chunk in source.chunks(chunk_rows, out.state["rows_done"]):
+                    _classify_chunk(
+                        classifier, chunk, source, out, bs, out.state["rows_total"], progress
+                    )
+                    out.state["rows_done"] = chunk.start + len(chunk)
+                    out.commit()
+                    if progress:
+                        progress(out.state["rows_done"], out.state["rows_total"])
+            out.finish()
+        except BaseException:
+            if out.state["rows_done"] == 0:  # nothing worth resuming: leave nothing behind
+                out.clear()
+            raise
     return PredictSummary(
         output=output_path,
         rows_total=out.state["rows_done"],
@@ -680,6 +825,101 @@ def predict_file(
         resumed_at=resumed_at,
         seconds=time.perf_counter() - started,
     )
+
+
+def _check_pairs(reads_pairs: bool | None, text_pair_column: str | None) -> None:
+    """A model trained on single texts given pairs (or the reverse) would still answer, but
+    about the wrong input: refuse it."""
+    if reads_pairs is False and text_pair_column:
+        raise BakeoffError(
+            "this model was trained on single texts, not text pairs; drop --text-pair-column "
+            f"{text_pair_column}"
+        )
+    if reads_pairs and not text_pair_column:
+        raise BakeoffError(
+            "this model was trained on text pairs; name the second text's column with "
+            "--text-pair-column"
+        )
+
+
+@contextmanager
+def _one_writer(out: _Output) -> Iterator[None]:
+    """Hold ``<output>.lock`` while writing ``out``: a second run on the same output is refused.
+
+    Why: two runs writing one output both append every row, so the file held each row twice
+    (the progress file cannot tell them apart). The lock is an OS lock (``filelock``), so it
+    goes with the process, ``kill -9`` included, and never needs clearing by hand. The lock
+    file is removed while still held, on the way out (filelock re-checks, after locking, that
+    the file it locked is still linked, so a run that opened it just before is not fooled).
+    """
+    from filelock import FileLock, Timeout
+
+    try:
+        out.path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BakeoffError(
+            f"output folder {out.path.parent} cannot be created ({exc.strerror}); choose "
+            "another output path"
+        ) from None
+    lock = FileLock(out.lock_path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise BakeoffError(
+            f"another process is writing {out.path} (it holds {out.lock_path.name}); wait for "
+            "it to finish, or choose another output path"
+        ) from None
+    except OSError as exc:
+        raise BakeoffError(
+            f"cannot write beside {out.path} ({exc.strerror}); choose a writable output folder"
+        ) from None
+    try:
+        yield
+    finally:
+        out.lock_path.unlink(missing_ok=True)
+        lock.release()
+
+
+def _start(source: _Source, out: _Output, job: dict[str, Any], overwrite: bool) -> int:
+    """Continue the interrupted run recorded beside the output, or start afresh (checking the
+    whole input first); returns the input row the run continues from."""
+    if out.progress_path.exists() and not overwrite:
+        out.state = out.load_state()
+        if out.state.get("job") == job:
+            out.restore()
+            return int(out.state["rows_done"])
+        if out.state.get("rows_done") != 0:
+            recorded = out.state.get("job")
+            recorded = recorded if isinstance(recorded, dict) else {}
+            changed = sorted(k for k in job if recorded.get(k) != job[k])
+            raise BakeoffError(
+                f"{out.progress_path} belongs to an interrupted run with other settings "
+                f"({', '.join(changed)} differ); run it with the same ones, or pass --overwrite "
+                "to start again"
+            )
+        # a run that stopped before recording a row (killed during its first chunk) left
+        # nothing to keep: its files are replaced as if it had never run
+    elif out.leftovers() and not overwrite:
+        raise BakeoffError(
+            f"output {out.path} already exists (a finished run); pass --overwrite to "
+            "replace it or choose another output path"
+        )
+    rows_total = source.scan()  # before anything is deleted or written
+    out.clear()
+    out.state = {
+        "version": PROGRESS_VERSION,
+        "job": job,
+        "rows_total": rows_total,
+        "rows_done": 0,
+        "rows_written": 0,
+        "rows_skipped": 0,
+        "output_bytes": 0,
+        "skipped_bytes": 0,
+        "parts": 0,
+    }
+    out.commit()  # before any output exists, so a kill from here on is resumable
+    out.restore()
+    return 0
 
 
 def _classify_chunk(
@@ -706,7 +946,7 @@ def _classify_chunk(
             skipped.append((row_id, problem))
             continue
         # label 0 is a placeholder: nothing reads gold labels when predicting
-        examples.append(Example(str(text), 0, None if pair is None else str(pair)))
+        examples.append(Example(_as_text(text), 0, None if pair is None else _as_text(pair)))
         kept_ids.append(row_id)
 
     labels: list[str | None] = []
@@ -727,4 +967,4 @@ def _classify_chunk(
     out.write_chunk(kept_ids, labels, probs, skipped)
 
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "PredictSummary", "predict_file"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "PredictSummary", "check_input", "predict_file"]

@@ -4,7 +4,7 @@ kept model, streaming and resumable (the work is ``bakeoff.predict.predict_file`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.progress import (
@@ -20,6 +20,9 @@ from rich.text import Text
 
 from bakeoff.cli.app import DbOption, app, console, err_console, fail
 from bakeoff.errors import BakeoffError
+
+if TYPE_CHECKING:
+    from bakeoff.reuse import Chosen
 
 EXPERIMENT_HELP = "Experiment id, or a unique prefix of 4+ characters (see `bakeoff artifacts`)."
 TASK_HELP = "Use this task's winner, by the report's rules (no winner: an error naming the choice)."
@@ -38,6 +41,35 @@ class RateColumn(ProgressColumn):
     def render(self, task: Any) -> Text:
         speed = task.finished_speed or task.speed
         return Text("—" if speed is None else f"{speed:,.0f} rows/s", style="progress.data.speed")
+
+
+def reads_pairs(classifier: Any, chosen: Chosen, db: Path) -> bool | None:
+    """Whether the chosen model was trained on text pairs; None where nothing says.
+
+    Why: a model trained on single texts still answers when given pairs (and the reverse), but
+    about an input it never saw, so ``predict`` refuses the mismatch. A prompted recipe says so
+    in its template; for a trained model the evaluated examples in the store say it, else the
+    task, when it is a built-in one.
+    """
+    from bakeoff.artifacts import read_artifact
+    from bakeoff.store import ResultsStore
+    from bakeoff.tasks import BUILTIN_TASKS
+
+    fmt = getattr(classifier, "fmt", None)
+    if fmt is not None:
+        return len(fmt.text_fields) == 2
+    task = None
+    if chosen.record is not None:
+        with ResultsStore(db, readonly=True) as store:
+            examples = store.examples(chosen.record.dataset_key)
+        if examples:
+            return any(ex.text_pair is not None for ex in examples.values())
+        task = chosen.record.task
+    else:
+        extra = read_artifact(chosen.path).get("extra")
+        task = extra.get("task") if isinstance(extra, dict) else None
+    spec = BUILTIN_TASKS.get(task) if isinstance(task, str) else None
+    return None if spec is None else spec.is_pair
 
 
 @app.command()
@@ -84,7 +116,7 @@ def predict(
     ] = False,
 ) -> None:
     """Classify a file with a finished experiment; killed and run again, it continues."""
-    from bakeoff.predict import predict_file, use_huge_pages_for_tensors
+    from bakeoff.predict import check_input, predict_file, use_huge_pages_for_tensors
 
     # before torch is imported: flat memory over long files (see the function)
     use_huge_pages_for_tensors()
@@ -96,11 +128,12 @@ def predict(
     try:
         if device is not None:
             check_device(device)
-        if not input_file.is_file():
-            raise BakeoffError(f"input file {input_file} not found; check the path")
+        # the path, its format and its columns, before the model loads: a wrong file fails at once
+        check_input(input_file, text_column, text_pair_column, id_column)
         chosen = choose(db or default_db_path(), experiment, task, artifact)
         err_console.print(f"using {chosen.how} ({chosen.path})", highlight=False, soft_wrap=True)
         classifier = load_classifier(chosen.path, None if device in (None, "auto") else device)
+        pairs = reads_pairs(classifier, chosen, db or default_db_path())
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -126,6 +159,7 @@ def predict(
                 batch_size=batch_size,
                 overwrite=overwrite,
                 classifier_key=chosen.key,
+                reads_pairs=pairs,
                 progress=progress,
             )
     except BakeoffError as exc:

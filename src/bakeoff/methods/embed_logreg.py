@@ -50,6 +50,7 @@ from bakeoff.methods import MethodSpec, SaveArtifact, register_method
 from bakeoff.methods.finetune import auto_batch_size
 from bakeoff.models import resolve_model
 from bakeoff.records import TrainingRecord
+from bakeoff.textcut import cut_text
 
 PairEncoding = Literal["features", "joined"]
 
@@ -223,6 +224,11 @@ class EmbeddingClassifier:
         return ex.text if ex.text_pair is None else f"{ex.text} {self.separator} {ex.text_pair}"
 
     def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+        # cut before tokenising: a tokenizer reads a whole text before truncating (textcut)
+        limit = getattr(self.encoder, "max_seq_length", None)
+        if limit:
+            side = getattr(getattr(self.encoder, "tokenizer", None), "truncation_side", "right")
+            texts = [cut_text(t, limit, keep_end=side == "left") for t in texts]
         return self.encoder.encode(
             texts,
             batch_size=batch_size,

@@ -26,6 +26,7 @@ from bakeoff.errors import BakeoffError
 from bakeoff.methods import MethodSpec, register_method
 from bakeoff.models import resolve_model
 from bakeoff.records import TrainingRecord
+from bakeoff.textcut import cut_example
 
 #: inference batch size for ``batch_size: auto``: MiniLM on 2 AMX cores, sorted by length, ran at
 #: 879/s with 128 (benchmarks/encoder_speed.py); a GPU takes far larger batches at no cost
@@ -103,6 +104,9 @@ class EncoderClassifier:
         self.sort_by_length = sort_by_length
 
     def _encode(self, batch: Sequence[Example]) -> dict[str, Any]:
+        # cut before tokenising: a tokenizer reads a whole text before truncating (textcut)
+        keep_end = getattr(self.tokenizer, "truncation_side", "right") == "left"
+        batch = [cut_example(ex, self.max_length, keep_end=keep_end) for ex in batch]
         texts = [ex.text for ex in batch]
         pairs = [ex.text_pair for ex in batch] if batch[0].text_pair is not None else None
         enc = self.tokenizer(

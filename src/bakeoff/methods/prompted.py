@@ -38,6 +38,7 @@ from bakeoff.scoring import (
     prompt_tokens,
     shared_prefix_tokens,
 )
+from bakeoff.textcut import cut_example
 
 #: 'auto' batch size on a CPU: SmolLM2-135M zero-shot SST-2 scoring on 2 AMX cores (bf16, prefix
 #: cached) ran at 60/s with batch 8, 74/s with 16 and 75/s with 32 (2026-11-27)
@@ -175,7 +176,13 @@ class PromptedClassifier:
             loglik = self.settings.scoring == "loglik"
             return Predictions([], [] if loglik else None, None, [] if loglik else None)
         bs = batch_size or self.batch_size
-        prompts = [self.builder.prompt(ex) for ex in examples]
+        # cut before tokenising (textcut), on the side the prompt's own cut keeps: a prompt fitted
+        # to max_tokens keeps the query's start, an unfitted one is cut from the left
+        keep_end = self.builder.max_tokens is None
+        limit = self.settings.max_length
+        prompts = [
+            self.builder.prompt(cut_example(ex, limit, keep_end=keep_end)) for ex in examples
+        ]
         if self.settings.scoring == "generate":
             return self._predict_generate(prompts, bs, advance)
         return self._predict_loglik(prompts, bs, advance)
