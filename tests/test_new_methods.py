@@ -51,7 +51,8 @@ def _check_stored(store: ResultsStore, n_eval: int) -> tuple[Any, list]:
     preds = store.predictions(rec.id)
     assert len(preds) == n_eval and rec.metrics.n == n_eval
     for p in preds:
-        assert abs(sum(p.scores) - 1) < 1e-6
+        # the store keeps 6 decimals per probability: the sum may be off by half a unit each
+        assert abs(sum(p.scores) - 1) <= len(p.scores) * 5e-7 + 1e-12
         assert p.pred == int(np.argmax(p.scores))
         # raw scores are logits of the stored probabilities
         assert np.allclose(_softmax(p.raw_scores), p.scores, atol=1e-6)
