@@ -27,6 +27,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from bakeoff import __version__
 from bakeoff.errors import BakeoffError
@@ -91,7 +92,14 @@ def _listing(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
 
 
-def read_marker(folder: Path) -> dict[str, object] | None:
+class Marker(NamedTuple):
+    """What a marker says: the command that wrote the folder and the files it wrote."""
+
+    command: str
+    files: list[str]
+
+
+def read_marker(folder: Path) -> Marker | None:
     """The marker of a folder bakeoff wrote, or None when it has none (or a damaged one)."""
     try:
         data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
@@ -99,7 +107,7 @@ def read_marker(folder: Path) -> dict[str, object] | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         return None
-    return data
+    return Marker(str(data.get("command")), [str(f) for f in data["files"]])
 
 
 def write_marker(folder: Path, command: str, files: Iterable[str]) -> None:
@@ -132,21 +140,17 @@ def check_folder(
     check_not_protected(path, flag, protect)
     sweep(path)
     if path.is_symlink():
-        raise BakeoffError(
-            f"{flag} {path} is a symbolic link; give the real folder or a new path"
-        )
+        raise BakeoffError(f"{flag} {path} is a symbolic link; give the real folder or a new path")
     if not path.exists():
         return False
     if not path.is_dir():
         raise BakeoffError(f"{flag} {path} is a file; give a folder (a new one, or one {command} "
                            "wrote)")  # fmt: skip
     try:
-        present = _listing(path)
-        empty = not any(path.iterdir())
+        if not any(path.iterdir()):
+            return False
     except OSError as exc:
         raise write_error(path, exc, flag) from None
-    if empty:
-        return False
     marker = read_marker(path)
     if marker is None and legacy is not None:
         files = legacy(path)
@@ -156,12 +160,16 @@ def check_folder(
             except OSError as exc:
                 raise write_error(path, exc, flag) from None
             marker = read_marker(path)
-    if marker is None or marker.get("command") != command:
+    if marker is None or marker.command != command:
         raise BakeoffError(
             f"{flag} {path} already exists and was not written by bakeoff {command} (it has no "
             f"{MARKER}); bakeoff never deletes files it did not write: give a new {flag}"
         )
-    listed = {str(f) for f in marker["files"]}  # type: ignore[union-attr]
+    listed = set(marker.files)
+    try:
+        present = _listing(path)
+    except OSError as exc:
+        raise write_error(path, exc, flag) from None
     extra = sorted(present - listed - {MARKER})
     if extra:
         shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
@@ -202,7 +210,7 @@ def write_folder(
     path: Path,
     command: str,
     flag: str,
-    build: Callable[[Path], None],
+    build: Callable[[Path], object],
     *,
     replace: bool,
     what: str = "",
@@ -228,7 +236,7 @@ def _swap(staging: Path, path: Path, replace: bool) -> None:
     aside = None
     if replace and path.exists():
         marker = read_marker(path)
-        old_files = [str(f) for f in marker["files"]] if marker else []  # type: ignore[union-attr]
+        old_files = marker.files if marker else []
         aside = staging_path(path, "old")
         os.rename(path, aside)
     else:
@@ -245,7 +253,7 @@ def _swap(staging: Path, path: Path, replace: bool) -> None:
         remove_owned(aside, old_files)
 
 
-def write_file(path: Path, flag: str, write: Callable[[Path], None]) -> None:
+def write_file(path: Path, flag: str, write: Callable[[Path], object]) -> None:
     """Write one output file through a hidden sibling and an atomic rename: the old file (which
     the caller has checked is bakeoff's) stays whole until the new one is complete."""
     tmp = staging_path(path, "tmp")
@@ -316,7 +324,7 @@ def sweep(path: Path) -> list[Path]:
             else:
                 marker = read_marker(entry)
                 if marker is not None:
-                    remove_owned(entry, [str(f) for f in marker["files"]])  # type: ignore[union-attr]
+                    remove_owned(entry, marker.files)
         except OSError:
             continue
         cleaned.append(entry)
@@ -334,6 +342,7 @@ def only_files(folder: Path, allowed: Sequence[str]) -> list[str] | None:
 
 __all__ = [
     "MARKER",
+    "Marker",
     "check_file",
     "check_folder",
     "check_not_protected",

@@ -33,7 +33,9 @@ __all__ = ["ReportOptions", "build_report", "report_command", "write_atomically"
 
 #: what an older bakeoff's report folder (no marker) may hold, so it is adopted, not refused
 LEGACY_REPORT = ("report.md", "report.html", "challenge.html", "figures/*.png", "figures/*.svg")
-_LEGACY_LEFTOVER = re.compile(r"^\.(?:figures|report\.md|report\.html|challenge\.html)\.(\d+)\.tmp$")
+_LEGACY_LEFTOVER = re.compile(
+    r"^\.(?:figures|report\.md|report\.html|challenge\.html)\.(\d+)\.tmp$"
+)
 
 
 def _legacy_report(out_dir: Path) -> list[str] | None:
