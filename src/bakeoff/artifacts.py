@@ -108,9 +108,14 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def _replace_dir(tmp: Path, target: Path) -> None:
-    """Move a finished folder into place, replacing an older one at ``target``."""
+    """Move a finished folder into place, replacing an older artifact at ``target``; any other
+    file or folder there is refused (bakeoff never deletes what it did not write)."""
     old = None
-    if target.exists():
+    if target.exists() or target.is_symlink():
+        if target.is_symlink() or not (target / ARTIFACT_FILE).is_file():
+            raise BakeoffError(
+                f"{target} exists and is not a bakeoff artifact folder; save to a new path"
+            )
         old = target.with_name(f".{target.name}-old-{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
         target.rename(old)

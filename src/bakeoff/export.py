@@ -18,10 +18,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,19 @@ import yaml
 from bakeoff import __version__
 from bakeoff.artifacts import ARTIFACT_FILE, read_artifact
 from bakeoff.errors import BakeoffError
+from bakeoff.outputs import (
+    check_file,
+    check_folder,
+    staging_path,
+    write_error,
+    write_file,
+    write_folder,
+)
 
 #: default agreement tolerance between ONNX Runtime and torch, on probabilities, in fp32
 ONNX_TOLERANCE = 1e-4
+#: the flag every path check names in its message
+FLAG = "--output"
 #: texts of varied length (one longer than any max length, to exercise truncation) used to
 #: check an ONNX export when the caller gives none; real evaluated texts are better
 DEFAULT_CHECK_TEXTS = (
@@ -58,9 +68,13 @@ def _encoder_meta(artifact_folder: str | Path) -> dict[str, Any]:
     return meta
 
 
-def _fresh_target(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise BakeoffError(f"{path} already exists; pass --overwrite or choose another path")
+def _kind_of(path: Path) -> str | None:
+    """The kind of bakeoff artifact at ``path``, or None when it is not one: only a file that is
+    provably bakeoff's is ever replaced."""
+    try:
+        return str(read_artifact(path)["kind"])
+    except BakeoffError:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,18 +251,24 @@ def export_encoder(
     card_info: dict[str, Any] | None = None,
     *,
     overwrite: bool = False,
+    protect: Iterable[Path | None] = (),
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write ``out_dir``: the artifact's model and tokenizer as a Hugging Face model folder plus a
     README.md model card (see :func:`model_card` for ``card_info``). ``bakeoff-artifact.json``
-    is kept too, so ``bakeoff predict`` also accepts the exported folder. Returns ``out_dir``."""
+    is kept too, so ``bakeoff predict`` also accepts the exported folder. Returns ``out_dir``.
+
+    ``out_dir`` must be new, empty, or an earlier export (see :mod:`bakeoff.outputs`); the
+    folder is built aside and swapped in whole. ``extra`` is called with the staged folder to add
+    files before the swap (the CLI's ONNX graph), so a failure there replaces nothing.
+    ``protect``: paths (the results store...) the output may neither be, hold nor sit inside."""
     from transformers import AutoConfig
 
     meta = _encoder_meta(artifact_folder)
     src, out_dir = Path(meta["path"]), Path(out_dir)
-    _fresh_target(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    replace = check_folder(out_dir, "export", FLAG, overwrite=overwrite, protect=(src, *protect))
+
+    def build(tmp: Path) -> None:
         for item in src.iterdir():
             if item.is_file():
                 shutil.copy2(item, tmp / item.name)
@@ -258,19 +278,20 @@ def export_encoder(
             data["model_max_length"] = int(meta["max_length"])
             tok_config.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
         (tmp / "README.md").write_text(model_card(meta, card_info or {}), encoding="utf-8")
-        config = AutoConfig.from_pretrained(tmp)
-        got = [config.id2label[i] for i in range(config.num_labels)]
+        try:
+            config = AutoConfig.from_pretrained(tmp)
+            got = [config.id2label[i] for i in range(config.num_labels)]
+        except (ValueError, KeyError):  # json's decode error is a ValueError
+            got = None
         if got != list(meta["label_names"]):
             raise BakeoffError(
                 f"{src}: config labels {got} differ from the artifact's {meta['label_names']}; "
                 "the artifact is damaged, re-run the experiment with --force"
             )
-        if out_dir.exists():
-            shutil.rmtree(out_dir) if out_dir.is_dir() else out_dir.unlink()
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if extra is not None:
+            extra(tmp)
+
+    write_folder(out_dir, "export", FLAG, build, replace=replace)
     return out_dir
 
 
@@ -306,11 +327,13 @@ def export_onnx(
     tolerance: float = ONNX_TOLERANCE,
     opset: int = 17,
     overwrite: bool = False,
+    protect: Iterable[Path | None] = (),
 ) -> OnnxCheck:
     """Export the artifact's encoder to ONNX (fp32, dynamic batch and sequence axes) and check it
     with ONNX Runtime against torch on ``sample_texts`` (strings or (text, text_pair) tuples;
     evaluated texts from the store are best). Raises :class:`BakeoffError` and keeps nothing if
-    any label differs or any probability differs by more than ``tolerance``."""
+    any label differs or any probability differs by more than ``tolerance``. An existing
+    ``out_path`` is replaced only when it is a graph bakeoff exported (and with ``overwrite``)."""
     try:
         import numpy as np
         import onnx
@@ -324,7 +347,9 @@ def export_onnx(
 
     meta = _encoder_meta(artifact_folder)
     folder, out_path = Path(meta["path"]), Path(out_path)
-    _fresh_target(out_path, overwrite)
+    check_file(
+        out_path, FLAG, _is_bakeoff_onnx, "an ONNX graph", overwrite=overwrite, protect=protect
+    )
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32)
     model.eval()
@@ -355,9 +380,9 @@ def export_onnx(
     dummy = encode(samples[:2])
     axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
     axes["logits"] = {0: "batch"}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    tmp = staging_path(out_path)
     try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes about shape-dependent Python branches
             torch.onnx.export(
@@ -396,9 +421,11 @@ def export_onnx(
                 f"labels, max probability difference {worst:.2e} (tolerance {tolerance:.0e}); "
                 "keep using the torch model, and report this model and versions as a bug"
             )
-        tmp.replace(out_path)
+        os.replace(tmp, out_path)
     except BakeoffError:
         raise
+    except OSError as exc:  # a read-only or full folder
+        raise write_error(out_path, exc, FLAG) from None
     except Exception as exc:  # an architecture the exporter or ONNX Runtime cannot handle
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise BakeoffError(
@@ -414,39 +441,79 @@ def export_onnx(
 # prompted recipes
 
 
+def _is_bakeoff_onnx(path: Path) -> bool:
+    """Whether ``path`` is an ONNX graph bakeoff exported (its metadata names bakeoff)."""
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not ONNX at all, or onnx not installed: not provably ours
+        return False
+    return any(p.key == "bakeoff_version" for p in graph.metadata_props)
+
+
 def export_recipe(
-    recipe_path: str | Path, out_path: str | Path, *, overwrite: bool = False
+    recipe_path: str | Path,
+    out_path: str | Path,
+    *,
+    overwrite: bool = False,
+    protect: Iterable[Path | None] = (),
 ) -> Path:
-    """Copy a prompted recipe to ``out_path`` (checked first: it must be a readable recipe)."""
+    """Copy a prompted recipe to ``out_path`` (checked first: it must be a readable recipe). An
+    existing file is replaced only when it is a bakeoff recipe (and with ``overwrite``)."""
     meta = read_artifact(recipe_path)
     if meta["kind"] != "prompted":
         raise BakeoffError(
             f"{recipe_path} is an encoder folder; export it with export_encoder/export_onnx"
         )
-    out_path = Path(out_path)
-    _fresh_target(out_path, overwrite)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(meta["path"], out_path)
+    src, out_path = Path(meta["path"]), Path(out_path)
+    check_file(
+        out_path,
+        FLAG,
+        lambda p: _kind_of(p) == "prompted",
+        "a prompt recipe",
+        overwrite=overwrite,
+        protect=(src, *protect),
+    )
+    write_file(out_path, FLAG, lambda tmp: shutil.copyfile(src, tmp))
     return out_path
 
 
 def export_embedding(
-    artifact_path: str | Path, out_path: str | Path, *, overwrite: bool = False
+    artifact_path: str | Path,
+    out_path: str | Path,
+    *,
+    overwrite: bool = False,
+    protect: Iterable[Path | None] = (),
 ) -> Path:
     """Copy an embeddings + logistic-regression artifact (a JSON file naming its encoder, or a
-    SetFit folder with the encoder) to ``out_path``; ``predict --artifact`` accepts the copy."""
+    SetFit folder with the encoder) to ``out_path``; ``predict --artifact`` accepts the copy.
+    Replaces only an earlier export of the same kind (and with ``overwrite``)."""
     meta = read_artifact(artifact_path)
     if meta["kind"] != "embedding":
         raise BakeoffError(f"{artifact_path} is a {meta['kind']} artifact, not an embedding one")
     src, out_path = Path(meta["path"]), Path(out_path)
-    _fresh_target(out_path, overwrite)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
-        if out_path.exists():
-            shutil.rmtree(out_path)
-        shutil.copytree(src, out_path)
+        replace = check_folder(
+            out_path, "export", FLAG, overwrite=overwrite, protect=(src, *protect)
+        )
+        write_folder(
+            out_path,
+            "export",
+            FLAG,
+            lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True),
+            replace=replace,
+        )
     else:
-        shutil.copyfile(src, out_path)
+        check_file(
+            out_path,
+            FLAG,
+            lambda p: _kind_of(p) == "embedding",
+            "an embedding model",
+            overwrite=overwrite,
+            protect=(src, *protect),
+        )
+        write_file(out_path, FLAG, lambda tmp: shutil.copyfile(src, tmp))
     return out_path
 
 

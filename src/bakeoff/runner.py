@@ -26,7 +26,7 @@ from bakeoff.custom import load_custom, load_custom_config, parse_custom_config
 from bakeoff.data import TaskData, load_builtin, stratified_indices
 from bakeoff.environment import best_device, environment
 from bakeoff.errors import BakeoffError
-from bakeoff.keep import CapturedArtifact, KeepPolicy, capture, place, prune
+from bakeoff.keep import CapturedArtifact, KeepPolicy, capture, place, prune, sweep
 from bakeoff.methods import get_method_spec
 from bakeoff.metrics import compute_metrics
 from bakeoff.models import (
@@ -295,8 +295,9 @@ def begin(experiment: PlannedExperiment, store: ResultsStore) -> bool:
 
 def finish(experiment: PlannedExperiment, store: ResultsStore, result: ExperimentResult) -> Outcome:
     """Write a result in one transaction (it replaces an earlier result only now). Its artifact
-    is written into the artifacts folder first and recorded in the same transaction; models it
-    displaces (``--keep best``) are removed only once that is committed."""
+    is written into the artifacts folder first, under a name no record uses, and recorded in the
+    same transaction; the artifact it replaces and models it displaces (``--keep best``) are
+    removed only once that is committed, so a failed write leaves the earlier result whole."""
     gold = [experiment.data.eval[i].label for i in experiment.eval_indices]
     placement = None
     if result.artifact is not None:
@@ -521,6 +522,7 @@ def run_grid(
     db = ResultsStore(store) if not isinstance(store, ResultsStore) else store
     try:
         todo, done = pending(planned.experiments, db, force=force)
+        sweep(db)  # what killed runs left in the artifacts folder
         result = GridRun(planned, todo, done)
         if listener:
             listener.planned(todo, done)

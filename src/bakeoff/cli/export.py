@@ -70,6 +70,8 @@ def export(
     from bakeoff.store import default_db_path
 
     db_path = db or default_db_path()
+    # the output may never be, hold or sit inside the store or its kept artifacts
+    protect = (db_path, db_path.with_name(db_path.stem + ".artifacts"))
     try:
         chosen = choose(db_path, experiment, task, artifact)
         kind = read_artifact(chosen.path)["kind"]
@@ -80,7 +82,7 @@ def export(
                     f"--onnx exports a fine-tuned encoder; {onnx_note} (leave out --onnx)"
                 )
             exporter = export_recipe if kind == "prompted" else export_embedding
-            exporter(chosen.path, output, overwrite=overwrite)
+            exporter(chosen.path, output, overwrite=overwrite, protect=protect)
             console.print(
                 f"wrote {what} of {chosen.how} to {output}; classify with "
                 f"`bakeoff predict FILE -o OUT --artifact {output}`",
@@ -89,7 +91,22 @@ def export(
             )
             return
         info = card_info(db_path, chosen.record) if chosen.record is not None else {}
-        export_encoder(chosen.path, output, info, overwrite=overwrite)
+        samples = _sample_texts(db_path, chosen.record) if onnx and chosen.record else None
+        checks = []
+
+        def add_onnx(staged: Path) -> None:
+            """The ONNX graph is made and checked in the staged folder, before it replaces
+            anything: a failed check leaves an earlier export as it was."""
+            checks.append(export_onnx(staged, staged / "model.onnx", sample_texts=samples))
+
+        export_encoder(
+            chosen.path,
+            output,
+            info,
+            overwrite=overwrite,
+            protect=protect,
+            extra=add_onnx if onnx else None,
+        )
         console.print(
             f"wrote {chosen.how} as a Hugging Face model folder to {output} (with README.md "
             "model card); load it with transformers.pipeline('text-classification', "
@@ -97,13 +114,12 @@ def export(
             highlight=False,
             soft_wrap=True,
         )
-        if onnx:
-            samples = _sample_texts(db_path, chosen.record) if chosen.record else None
-            check = export_onnx(output, output / "model.onnx", sample_texts=samples)
+        for check in checks:
             console.print(
-                f"wrote {check.path}: ONNX Runtime agrees with torch on {check.n_checked} "
-                f"texts (same label {check.argmax_agree}/{check.n_checked}, largest probability "
-                f"difference {check.max_abs_diff:.1e}, tolerance {check.tolerance:.0e})",
+                f"wrote {output / 'model.onnx'}: ONNX Runtime agrees with torch on "
+                f"{check.n_checked} texts (same label {check.argmax_agree}/{check.n_checked}, "
+                f"largest probability difference {check.max_abs_diff:.1e}, tolerance "
+                f"{check.tolerance:.0e})",
                 highlight=False,
                 soft_wrap=True,
             )

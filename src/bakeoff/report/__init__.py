@@ -3,8 +3,11 @@
 :func:`build_report` writes ``report.md``, a self-contained ``report.html``, an interactive
 ``challenge.html`` and ``figures/*.png|svg`` into a folder. Everything in them is derived from the
 store (see :mod:`bakeoff.report.analysis`), so re-running it after more experiments finish simply
-updates the report. Each file is replaced atomically, so an interrupted or failed write (a full
-disk) never leaves a truncated report behind.
+updates the report. The whole report is built in a hidden sibling folder and swapped in only
+when complete (:mod:`bakeoff.outputs`), so an interrupted or failed write (a full disk) leaves the
+previous report whole. ``--out`` must be new, empty, or a report folder bakeoff wrote (it carries
+``bakeoff-output.json``; an older bakeoff's report folder holding only report files is adopted):
+any other folder is refused, since replacing it would delete files bakeoff did not write.
 
 This module stays cheap to import (the CLI registers :func:`report_command` at start-up): scipy,
 statsmodels, matplotlib and jinja2 load only inside :func:`build_report`.
@@ -12,42 +15,60 @@ statsmodels, matplotlib and jinja2 load only inside :func:`build_report`.
 
 from __future__ import annotations
 
-import dataclasses
-import errno
+import contextlib
 import os
-import shutil
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bakeoff.errors import BakeoffError
+from bakeoff.outputs import check_folder, only_files, pid_alive, write_error, write_folder
 from bakeoff.report.command import report_command
 from bakeoff.report.options import ReportOptions
 
 if TYPE_CHECKING:
-    from bakeoff.report.figures import FigureFiles
     from bakeoff.store import ResultsStore
 
 __all__ = ["ReportOptions", "build_report", "report_command", "write_atomically"]
 
 
-def _write_error(out_dir: Path, exc: OSError) -> BakeoffError:
-    """One line for any OS refusal while writing the report (full disk, no permission...)."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    fix = (
-        "free space or pass a different --out"
-        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
-        else "pass a writable --out"
-    )
-    return BakeoffError(f"cannot write report to {out_dir} ({reason}); {fix}")
+#: what an older bakeoff's report folder (no marker) may hold, so it is adopted, not refused
+LEGACY_REPORT = ("report.md", "report.html", "challenge.html", "figures/*.png", "figures/*.svg")
+_LEGACY_LEFTOVER = re.compile(
+    r"^\.(?:figures|report\.md|report\.html|challenge\.html)\.(\d+)\.tmp$"
+)
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BakeoffError(f"--out {out_dir} is a file; give a folder for the report")
+def _legacy_report(out_dir: Path) -> list[str] | None:
+    """The files of a report folder an older bakeoff wrote (before the marker), or None. Its
+    killed runs' leftovers (``.figures.PID.tmp/``, ``.report.md.PID.tmp``) of dead processes
+    are removed first: figures and pages only, nothing else."""
+    for entry in out_dir.iterdir():
+        match = _LEGACY_LEFTOVER.match(entry.name)
+        if not match or pid_alive(int(match[1])):
+            continue
+        if entry.is_dir():
+            for p in entry.iterdir():
+                if p.suffix in (".png", ".svg") and p.is_file():
+                    p.unlink()
+            with contextlib.suppress(OSError):
+                entry.rmdir()
+        else:
+            entry.unlink()
+    return only_files(out_dir, LEGACY_REPORT)
+
+
+def _prepare_out_dir(out_dir: Path, store: ResultsStore) -> bool:
+    """Check ``--out``: new, empty, or a report bakeoff wrote (True: one to replace)."""
     try:
-        (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+        return check_folder(
+            out_dir,
+            "report",
+            "--out",
+            protect=(store.path, store.artifacts_dir),
+            legacy=_legacy_report,
+        )
     except OSError as exc:
-        raise _write_error(out_dir, exc) from None
+        raise write_error(out_dir, exc, "--out", "report to ") from None
 
 
 def _temporary(path: Path) -> Path:
@@ -72,17 +93,6 @@ def write_atomically(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _install_figures(figures: list[FigureFiles], staging: Path, fig_dir: Path) -> list[FigureFiles]:
-    """Move figures drawn into ``staging`` over the ones in ``fig_dir``, one atomic rename each."""
-    placed = []
-    for f in figures:
-        png, svg = fig_dir / f.png.relative_to(staging), fig_dir / f.svg.relative_to(staging)
-        os.replace(f.png, png)
-        os.replace(f.svg, svg)
-        placed.append(dataclasses.replace(f, png=png, svg=svg))
-    return placed
-
-
 def build_report(
     store: ResultsStore, out_dir: Path, options: ReportOptions | None = None
 ) -> dict[str, Path]:
@@ -90,7 +100,7 @@ def build_report(
 
     Raises :class:`BakeoffError` for an empty store, an unusable folder or a task in
     ``options.challenge_tasks`` that has no results. Nothing is written before the store has been
-    read and checked. Every file is written whole or not at all (see :func:`write_atomically`):
+    read and checked. The report is written whole or not at all (built aside, then swapped in):
     a full disk or a missing permission leaves the previous report as it was, and is one
     ``cannot write report to DIR`` error line.
     """
@@ -101,32 +111,21 @@ def build_report(
     options = options or ReportOptions()
     out_dir = Path(out_dir)
     data = collect(store, options)
-    _prepare_out_dir(out_dir)
-    fig_dir = out_dir / "figures"
-    staging = out_dir / f".figures.{os.getpid()}.tmp"
-    written: dict[str, Path] = {}
-    try:
-        try:
-            figures = _install_figures(write_figures(data, staging), staging, fig_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        current = {p.name for f in figures for p in (f.png, f.svg)}
-        for pattern in ("confusion_*", "curve_*"):  # tasks (or curves) no longer in the store
-            for stale in fig_dir.glob(pattern):
-                if stale.name not in current and stale.suffix in (".png", ".svg"):
-                    stale.unlink()
-        ctx = context(data, figures, out_dir)
+    replace = _prepare_out_dir(out_dir, store)
+    names: list[str] = []
+
+    def build(stage: Path) -> None:
+        figures = write_figures(data, stage / "figures")
+        ctx = context(data, figures, stage)
         pages = (
             ("report.md", render_markdown(ctx)),
             ("report.html", render_html(ctx)),
             ("challenge.html", render_challenge(data)),
         )
         for name, text in pages:
-            write_atomically(out_dir / name, text.encode("utf-8"))
-            written[name] = out_dir / name
-    except OSError as exc:
-        raise _write_error(out_dir, exc) from None
-    for f in figures:
-        for p in (f.png, f.svg):
-            written[p.relative_to(out_dir).as_posix()] = p
-    return written
+            write_atomically(stage / name, text.encode("utf-8"))
+            names.append(name)
+        names.extend(p.relative_to(stage).as_posix() for f in figures for p in (f.png, f.svg))
+
+    write_folder(out_dir, "report", "--out", build, replace=replace, what="report to ")
+    return {name: out_dir / name for name in names}
