@@ -147,6 +147,18 @@ def split_values(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
+def split_chosen(values: list[str] | None, flag: str, hint: str) -> list[str] | None:
+    """:func:`split_values` for a flag that narrows a selection (``--experiment``, ``--task``):
+    None when it was not given, and a blank value refused rather than dropped, since an empty
+    selection would silently mean everything (``samples -e ''`` exported every experiment)."""
+    if values is None:
+        return None
+    for item in values:
+        if any(not v.strip() for v in item.split(",")):
+            raise BakeoffError(f"{flag} {item!r}: an empty value; {hint}")
+    return split_values(values)
+
+
 def db_option_default() -> str:
     """How every ``--db`` help shows its default, in typer's ``[default: ...]`` style."""
     return "$BAKEOFF_DB or ./bakeoff.db"
