@@ -25,6 +25,8 @@ _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _WRITING = frozenset({"\u200c", "\u200d"})
 
 
+#: what ``keep_newlines`` keeps: the newline and Unicode's line and paragraph separators
+_LINE_BREAKS = frozenset({"\n", "\u2028", "\u2029"})
 _SHORT = {"\n": "\\n", "\r": "\\r"}
 
 
@@ -57,7 +59,7 @@ def printable(text: object, *, keep_newlines: bool = False) -> str:
         return s
     out: list[str] = []
     for ch in s:
-        if ch == "\n" and keep_newlines:
+        if keep_newlines and ch in _LINE_BREAKS:
             out.append(ch)
         elif ch == "\t":
             out.append(" ")
