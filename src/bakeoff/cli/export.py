@@ -13,6 +13,7 @@ import typer
 from bakeoff.cli.app import DbOption, app, console, fail
 from bakeoff.cli.predict import ArtifactOption, ExperimentOption, TaskOption
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 #: artifacts exported as they are: kind -> (what it is, why --onnx does not apply)
 COPIED: dict[str, tuple[str, str]] = {
@@ -82,8 +83,8 @@ def export(
             exporter = export_recipe if kind == "prompted" else export_embedding
             exporter(chosen.path, output, overwrite=overwrite)
             console.print(
-                f"wrote {what} of {chosen.how} to {output}; classify with "
-                f"`bakeoff predict FILE -o OUT --artifact {output}`",
+                f"wrote {what} of {markup(chosen.how)} to {markup(output)}; classify with "
+                f"`bakeoff predict FILE -o OUT --artifact {markup(output)}`",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -91,9 +92,9 @@ def export(
         info = card_info(db_path, chosen.record) if chosen.record is not None else {}
         export_encoder(chosen.path, output, info, overwrite=overwrite)
         console.print(
-            f"wrote {chosen.how} as a Hugging Face model folder to {output} (with README.md "
-            "model card); load it with transformers.pipeline('text-classification', "
-            f"model='{output}')",
+            f"wrote {markup(chosen.how)} as a Hugging Face model folder to {markup(output)} (with "
+            "README.md model card); load it with transformers.pipeline('text-classification', "
+            f"model='{markup(output)}')",
             highlight=False,
             soft_wrap=True,
         )
@@ -101,7 +102,7 @@ def export(
             samples = _sample_texts(db_path, chosen.record) if chosen.record else None
             check = export_onnx(output, output / "model.onnx", sample_texts=samples)
             console.print(
-                f"wrote {check.path}: ONNX Runtime agrees with torch on {check.n_checked} "
+                f"wrote {markup(check.path)}: ONNX Runtime agrees with torch on {check.n_checked} "
                 f"texts (same label {check.argmax_agree}/{check.n_checked}, largest probability "
                 f"difference {check.max_abs_diff:.1e}, tolerance {check.tolerance:.0e})",
                 highlight=False,
