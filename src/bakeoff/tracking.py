@@ -461,7 +461,7 @@ def export_to_mlflow(
                 summary.runs[record.id] = run_id
                 if on_run is not None:
                     on_run(record, name, action)
-        except (MlflowException, OSError, ImportError, *_database_errors()) as exc:
+        except (MlflowException, OSError, ImportError) + _database_errors() as exc:
             raise _mlflow_error(str(uri), exc) from None
     return summary
 

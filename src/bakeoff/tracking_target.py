@@ -127,7 +127,9 @@ def _same(a: Path, b: Path) -> bool:
 def _tables(uri: str, path: Path, fix: str) -> set[str]:
     """The file's table names, read without writing (a read-only connection)."""
     try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        # immutable: no -wal/-shm files are made beside it (a WAL store would get them)
+        uri_ro = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+        con = sqlite3.connect(uri_ro, uri=True, timeout=5)
         try:
             rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
         finally:
