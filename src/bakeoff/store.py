@@ -356,6 +356,13 @@ class ResultsStore:
         }
         if "meta" not in tables:
             return None
+        # another program's file may have a table of that name too (queried, it would fail as
+        # "no such column: value")
+        if not {"key", "value"} <= {r[1] for r in self._conn.execute("PRAGMA table_info(meta)")}:
+            raise BakeoffError(
+                f"{self.path} is an SQLite file of another program (its meta table is not "
+                "bakeoff's), not a bakeoff results store; pass a different --db"
+            )
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             return None
@@ -385,6 +392,11 @@ class ResultsStore:
             )
         for table, needed in REQUIRED_COLUMNS.items():
             have = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+            if not have:
+                raise BakeoffError(
+                    f"{self.path} is damaged or not a bakeoff store: it has no {table} table; "
+                    "pass a different --db"
+                )
             missing = sorted(needed - have)
             if missing:
                 raise BakeoffError(

@@ -243,7 +243,21 @@ def _mlflow_error(uri: str, exc: BaseException) -> BakeoffError:
         return BakeoffError(
             f"cannot reach the MLflow tracking server at {uri}; start it, or check --tracking-uri"
         )
+    if "readonly database" in text or "unable to open database" in text:
+        return BakeoffError(
+            f"MLflow cannot write the database {uri} (read-only, or its folder is); make it "
+            "writable or pass another --tracking-uri, e.g. sqlite:///mlflow.db"
+        )
     return BakeoffError(f"MLflow at {uri}: {first}; check --tracking-uri and that it is reachable")
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """SQLAlchemy's errors (a database MLflow cannot open or write), where it is installed."""
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:
+        return ()
+    return (SQLAlchemyError,)
 
 
 def _has_sqlalchemy() -> bool:
@@ -397,6 +411,7 @@ def export_to_mlflow(
     from bakeoff.naming import experiment_names
     from bakeoff.samples import select_experiments
     from bakeoff.store import ResultsStore
+    from bakeoff.tracking_target import check_target, first_request
 
     report = Path(report_dir).expanduser() if report_dir is not None else None
     if report is not None and not report.is_dir():
@@ -405,7 +420,8 @@ def export_to_mlflow(
             f"{report}`"
         )
     store_path = Path(db)
-    uri = tracking_uri or "MLflow's default tracking URI"
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    check_target(uri, store_path)  # before MLflow writes or retries anything
     with ResultsStore(store_path, readonly=True) as store:
         records = select_experiments(store, experiment_ids)
         if not records:
@@ -414,9 +430,9 @@ def export_to_mlflow(
             )
         names = experiment_names([(r.id, r.config) for r in store.experiments("done")])
         try:
-            uri = tracking_uri or mlflow.get_tracking_uri()
             client = MlflowClient(tracking_uri=tracking_uri)
-            found = client.get_experiment_by_name(experiment_name)
+            with first_request():
+                found = client.get_experiment_by_name(experiment_name)
             if found is not None and found.lifecycle_stage == "deleted":
                 raise BakeoffError(
                     f"MLflow experiment '{experiment_name}' at {uri} was deleted; restore it in "
@@ -445,7 +461,7 @@ def export_to_mlflow(
                 summary.runs[record.id] = run_id
                 if on_run is not None:
                     on_run(record, name, action)
-        except (MlflowException, OSError, ImportError) as exc:
+        except (MlflowException, OSError, ImportError) + _database_errors() as exc:
             raise _mlflow_error(str(uri), exc) from None
     return summary
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import sys
 
-from rich.markup import escape
-
 from bakeoff.cli.app import app, console, err_console, fail
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 # subcommands register themselves on `app` when imported
 from bakeoff.cli import bench, listing, prompt, results, run  # noqa: E402, F401  isort: skip
@@ -48,9 +47,7 @@ def main() -> None:
     try:
         app()
     except BakeoffError as exc:  # errors raised outside a command's own handler
-        err_console.print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
+        err_console.print(f"[bold red]error:[/] {markup(exc)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

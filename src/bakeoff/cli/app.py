@@ -10,10 +10,10 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 
 def _plain_flags(command: Any, ctx: Any) -> None:
@@ -69,7 +69,7 @@ class BakeoffGroup(TyperGroup):
             where = ctx.command_path if ctx is not None else "bakeoff"
             message = " ".join(str(format_message()).split()).rstrip(".")
             err_console.print(
-                f"[bold red]error:[/] {escape(message)}"
+                f"[bold red]error:[/] {markup(message)}"
                 + (f"; see `{where} -h`" if status == 2 else ""),
                 highlight=False,
                 soft_wrap=True,
@@ -88,8 +88,9 @@ app = typer.Typer(
     context_settings=CONTEXT_SETTINGS,
     help="Fine-tune an encoder or prompt a small LLM? Run both on the same data and measure.",
 )
-console = Console()
-err_console = Console(stderr=True)
+#: emoji codes off: a label such as ``:smile:`` is printed as written, never as a picture
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 def version_line() -> str:
@@ -137,13 +138,25 @@ def _root(
 
 def fail(exc: BakeoffError) -> NoReturn:
     """Print the error's one line and exit with its code (2: the user's input)."""
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {markup(exc)}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
 def split_values(values: list[str] | None) -> list[str]:
     """``--task a,b --task c`` -> ``[a, b, c]``."""
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def split_chosen(values: list[str] | None, flag: str, hint: str) -> list[str] | None:
+    """:func:`split_values` for a flag that narrows a selection (``--experiment``, ``--task``):
+    None when it was not given, and a blank value refused rather than dropped, since an empty
+    selection would silently mean everything (``samples -e ''`` exported every experiment)."""
+    if values is None:
+        return None
+    for item in values:
+        if any(not v.strip() for v in item.split(",")):
+            raise BakeoffError(f"{flag} {item!r}: an empty value; {hint}")
+    return split_values(values)
 
 
 def db_option_default() -> str:

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from bakeoff.cli.app import DbOption, app, console, fail
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 
 def _size(n: int) -> str:
@@ -33,10 +34,12 @@ def artifacts(
     except BakeoffError as exc:
         fail(exc)
     if not rows:
-        console.print(f"Nothing kept in {path} (runs with --keep none, or none finished yet).")
+        console.print(
+            f"Nothing kept in {markup(path)} (runs with --keep none, or none finished yet)."
+        )
         return
     names = experiment_names([(r.id, r.config) for r in records.values()])
-    table = Table(title=f"Kept for bakeoff predict / export — {folder}")
+    table = Table(title=f"Kept for bakeoff predict / export — {markup(folder)}")
     for col in ("task", "experiment", "id", "accuracy", "kind", "size", "kept as"):
         # ids are what users copy into `predict -e`: never cut
         table.add_column(col, no_wrap=col == "id", min_width=16 if col == "id" else None)
@@ -49,13 +52,13 @@ def artifacts(
     for a in rows:
         r = records[a.experiment_id]
         table.add_row(
-            r.task,
-            names[r.id],
+            markup(r.task),
+            markup(names[r.id]),
             r.id,
             f"{100 * accuracy(r.id):.1f}",
-            a.kind,
+            markup(a.kind),
             _size(a.bytes) if a.path else "—",
-            a.path or f"[dim]{a.note}[/]",
+            markup(a.path) if a.path else f"[dim]{markup(a.note)}[/]",
         )
     console.print(table)
     total = sum(a.bytes for a in rows if a.path)

@@ -7,8 +7,10 @@ dequantise again on the next load.
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -16,6 +18,7 @@ from rich.table import Table
 
 from bakeoff.cli.app import CONTEXT_SETTINGS, BakeoffGroup, app, console, fail
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 cache_app = typer.Typer(
     cls=BakeoffGroup,
@@ -55,24 +58,65 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 86400:.0f} days ago"
 
 
+def checked_root() -> Path:
+    """The cache folder, or one line saying why it cannot be one: ``$BAKEOFF_CACHE`` blank, a
+    file where the cache or its ``gguf`` folder should be, or under a file. A cache that does
+    not exist yet is fine (it is made on the first GGUF load)."""
+    from bakeoff.backends.causal_lm import CACHE_ENV, cache_root
+
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen and not chosen.strip():
+        raise BakeoffError(
+            f"${CACHE_ENV} is blank; set it to a folder, or unset it for ~/.cache/bakeoff"
+        )
+    root = cache_root()
+    fix = f"point ${CACHE_ENV} at a folder (or unset it for ~/.cache/bakeoff)"
+    try:
+        for path in (root, root / "gguf"):
+            if path.exists() and not path.is_dir():
+                also = "" if path == root else "remove that file or "
+                raise BakeoffError(f"the cache path {path} is a file, not a folder; {also}{fix}")
+        parent = root.absolute()
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    except OSError as exc:
+        raise _unreadable(root, exc) from None
+    if not parent.is_dir():
+        raise BakeoffError(f"the cache path {root} is under {parent}, a file; {fix}")
+    return root
+
+
+def _unreadable(root: Path, exc: OSError) -> BakeoffError:
+    return BakeoffError(
+        f"cannot read the cache at {root} ({exc.strerror or exc}); check its permissions"
+    )
+
+
 @cache_app.command("list")
 def list_cache() -> None:
     """Show each cached model: the GGUF file it came from, its size and when it was last used."""
-    from bakeoff.backends.causal_lm import cache_entries, cache_root
+    from bakeoff.backends.causal_lm import cache_entries
 
-    entries = cache_entries()
-    root = cache_root()
+    try:
+        root = checked_root()
+        try:
+            entries = cache_entries()
+        except OSError as exc:
+            raise _unreadable(root, exc) from None
+    except BakeoffError as exc:
+        fail(exc)
     if not entries:
-        console.print(f"The cache at {root} is empty.", highlight=False)
+        state = "is empty" if root.is_dir() else "does not exist yet (nothing cached)"
+        console.print(f"The cache at {markup(root)} {state}.", highlight=False)
         return
     now = time.time()
-    table = Table(title=f"bakeoff cache — {root}")
+    table = Table(title=f"bakeoff cache — {markup(root)}")
     for col in ("entry", "from", "size", "last used", "state"):
         table.add_column(col, justify="right" if col == "size" else "left")
     for e in entries:
         table.add_row(
-            e.path.name,
-            e.source or "?",
+            markup(e.path.name),
+            markup(e.source or "?"),
             human_bytes(e.size_bytes),
             _ago(now - e.last_used),
             e.state,
@@ -99,21 +143,26 @@ def clear(
     ] = None,
 ) -> None:
     """Remove cached models (they are rebuilt from the GGUF file on the next load)."""
-    from bakeoff.backends.causal_lm import cache_root, clear_cache
+    from bakeoff.backends.causal_lm import clear_cache
 
     try:
         age = parse_age(older_than) if older_than is not None else None
-        removed = clear_cache(age)
+        root = checked_root()
+        try:
+            removed = clear_cache(age)
+        except OSError as exc:
+            raise _unreadable(root, exc) from None
     except BakeoffError as exc:
         fail(exc)
     for e in removed:
         console.print(
-            f"removed {e.path.name} ({e.source or '?'}, {human_bytes(e.size_bytes)})",
+            f"removed {markup(e.path.name)} ({markup(e.source or '?')}, "
+            f"{human_bytes(e.size_bytes)})",
             highlight=False,
         )
     freed = sum(e.size_bytes for e in removed)
     console.print(
-        f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} from {cache_root()}, "
-        f"{human_bytes(freed)} freed.",
+        f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} from "
+        f"{markup(root)}, {human_bytes(freed)} freed.",
         highlight=False,
     )

@@ -13,6 +13,7 @@ import typer
 from bakeoff.cli.app import DbOption, app, console, fail
 from bakeoff.cli.predict import ArtifactOption, ExperimentOption, TaskOption
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 #: artifacts exported as they are: kind -> (what it is, why --onnx does not apply)
 COPIED: dict[str, tuple[str, str]] = {
@@ -84,8 +85,8 @@ def export(
             exporter = export_recipe if kind == "prompted" else export_embedding
             exporter(chosen.path, output, overwrite=overwrite, protect=protect)
             console.print(
-                f"wrote {what} of {chosen.how} to {output}; classify with "
-                f"`bakeoff predict FILE -o OUT --artifact {output}`",
+                f"wrote {what} of {markup(chosen.how)} to {markup(output)}; classify with "
+                f"`bakeoff predict FILE -o OUT --artifact {markup(output)}`",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -108,15 +109,15 @@ def export(
             extra=add_onnx if onnx else None,
         )
         console.print(
-            f"wrote {chosen.how} as a Hugging Face model folder to {output} (with README.md "
-            "model card); load it with transformers.pipeline('text-classification', "
-            f"model='{output}')",
+            f"wrote {markup(chosen.how)} as a Hugging Face model folder to {markup(output)} (with "
+            "README.md model card); load it with transformers.pipeline('text-classification', "
+            f"model='{markup(output)}')",
             highlight=False,
             soft_wrap=True,
         )
         for check in checks:
             console.print(
-                f"wrote {output / 'model.onnx'}: ONNX Runtime agrees with torch on "
+                f"wrote {markup(output / 'model.onnx')}: ONNX Runtime agrees with torch on "
                 f"{check.n_checked} texts (same label {check.argmax_agree}/{check.n_checked}, "
                 f"largest probability difference {check.max_abs_diff:.1e}, tolerance "
                 f"{check.tolerance:.0e})",

@@ -9,8 +9,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bakeoff.cli.app import app, console, db_option_default, fail, split_values
+from bakeoff.cli.app import app, console, db_option_default, fail, split_chosen
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 
 @app.command("mlflow")
@@ -53,25 +54,31 @@ def mlflow_export(
 
     def show(record: Any, name: str, action: str) -> None:
         colour = {"created": "green", "updated": "yellow"}.get(action, "dim")
-        console.print(f"[{colour}]{action:9}[/] {record.task} · {name}", highlight=False)
+        console.print(
+            f"[{colour}]{action:9}[/] {markup(record.task)} · {markup(name)}", highlight=False
+        )
 
     try:
+        ids = split_chosen(
+            experiment, "--experiment", "give an experiment id, or leave it out for every one"
+        )
         summary = export_to_mlflow(
             db or default_db_path(),
             tracking_uri,
             experiment_name,
             report,
-            split_values(experiment) or None,
+            ids,
             on_run=show,
             quiet=True,  # MLflow's INFO lines (database migrations); ours say what happened
         )
     except BakeoffError as exc:
         fail(exc)
+    uri = summary.tracking_uri
     console.print(
-        f"MLflow experiment '{summary.experiment_name}' at {summary.tracking_uri}: "
+        f"MLflow experiment '{markup(summary.experiment_name)}' at {markup(uri)}: "
         f"{len(summary.created)} run(s) created, {len(summary.updated)} updated, "
         f"{len(summary.unchanged)} unchanged. Browse them with the full mlflow package: "
-        f"mlflow ui --backend-store-uri {summary.tracking_uri}",
+        f"mlflow ui --backend-store-uri {markup(uri)}",
         highlight=False,
         soft_wrap=True,
     )

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from bakeoff.cli.app import DbOption, app, console, err_console, fail
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 if TYPE_CHECKING:
     from bakeoff.reuse import Chosen
@@ -131,7 +132,9 @@ def predict(
         # the path, its format and its columns, before the model loads: a wrong file fails at once
         check_input(input_file, text_column, text_pair_column, id_column)
         chosen = choose(db or default_db_path(), experiment, task, artifact)
-        err_console.print(f"using {chosen.how} ({chosen.path})", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"using {markup(chosen.how)} ({markup(chosen.path)})", highlight=False, soft_wrap=True
+        )
         classifier = load_classifier(chosen.path, None if device in (None, "auto") else device)
         pairs = reads_pairs(classifier, chosen, db or default_db_path())
         columns = (
@@ -166,13 +169,13 @@ def predict(
         fail(exc)
     resumed = f", continued from row {summary.resumed_at:,}" if summary.resumed_at else ""
     console.print(
-        f"wrote {summary.rows_written:,} predictions to {summary.output} in "
+        f"wrote {summary.rows_written:,} predictions to {markup(summary.output)} in "
         f"{summary.seconds:.1f} s{resumed}",
         highlight=False,
     )
     if summary.skipped_file is not None:
         console.print(
             f"[yellow]{summary.rows_skipped:,} row(s) could not be classified[/] (empty text); "
-            f"listed in {summary.skipped_file}",
+            f"listed in {markup(summary.skipped_file)}",
             highlight=False,
         )

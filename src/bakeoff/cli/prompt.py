@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from bakeoff.cli.app import app, console, fail, split_values
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 
 @app.command()
@@ -108,12 +108,12 @@ def _show(o: dict[str, Any]) -> None:
         f"{data.task.name} · {o['model']} · "
         f"{'zero-shot' if not shots else f'few-shot k={len(shots)}'} · example {o['example']}"
     )
-    console.print(Panel(escape(text), title=escape(title), expand=False))
+    console.print(Panel(markup(text, keep_newlines=True), title=markup(title), expand=False))
     table = Table(title="answer words, as scored after the prompt")
     for col in ("label", "answer word", "tokens"):
         table.add_column(col)
     for name, word, toks in zip(fmt.label_names, fmt.verbalizers, answer_tokens):
-        table.add_row(escape(name), escape(word), escape(" | ".join(toks)))
+        table.add_row(markup(name), markup(word), markup(" | ".join(toks)))
     console.print(table)
     n_tokens = len(
         lm.tokenizer(text, add_special_tokens=builder.parts.add_special_tokens)["input_ids"]
@@ -122,11 +122,11 @@ def _show(o: dict[str, Any]) -> None:
         f"prompt length: {n_tokens} tokens (max_length {settings.max_length}"
         + (", cut from the left to fit" if cut else "")
         + f"); chat template: {'yes' if builder.chat else 'no'}; gold label: "
-        f"{escape(data.task.label_names[query.label])}",
+        f"{markup(data.task.label_names[query.label])}",
         highlight=False,
     )
     for warning in checks.answer_words(fmt.verbalizers, answer_tokens):
-        console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
+        console.print(f"[yellow]warning[/] {markup(warning)}", highlight=False)
     _label_canon(data)
 
 
@@ -145,7 +145,7 @@ def _label_canon(data: Any) -> None:
     table.add_column("spellings in the data (rows)")
     for label, spellings in rows:
         shown = ", ".join(f"{s} ({n})" for s, n in sorted(spellings.items(), key=lambda x: -x[1]))
-        table.add_row(escape(label), escape(shown))
+        table.add_row(markup(label), markup(shown))
     console.print(table)
     for note in data.notes:
-        console.print(f"[yellow]warning[/] {escape(note)}", highlight=False)
+        console.print(f"[yellow]warning[/] {markup(note)}", highlight=False)

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from bakeoff.cli.app import app, console, fail
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup, printable
 
 RESULTS_SCHEMA = "bakeoff.results/1"
 
@@ -197,6 +198,11 @@ def _cell(row: dict[str, Any]) -> str:
     return cell
 
 
+def _md(text: str) -> str:
+    """A Markdown table cell: control characters shown, a ``|`` kept inside its cell."""
+    return printable(text).replace("|", "\\|")
+
+
 def _status_line(r: Any) -> str:
     if r.status == "running":
         return "running now, or stopped; the same command resumes it"
@@ -248,11 +254,14 @@ def results(
         ]  # fmt: skip
         writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        # text for people and spreadsheets: control characters shown, not sent (JSON is exact)
+        writer.writerows(
+            {k: printable(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows
+        )
         typer.echo(buf.getvalue(), nl=False)
         return
     if not rows:
-        console.print(f"No finished experiments in {path}.")
+        console.print(f"No finished experiments in {markup(path)}.", highlight=False)
     rows = seed_rows(rows)
     task_names = sorted({r["task"] for r in rows})
     names = sorted(
@@ -287,24 +296,24 @@ def results(
     ]
     if format is Format.markdown:
         lines = [
-            "| experiment | " + " | ".join(task_names) + " |",
+            "| experiment | " + " | ".join(_md(t) for t in task_names) + " |",
             "|---|" + "---|" * len(task_names),
         ]
         for name in names:
             lines.append(
-                f"| {name} | " + " | ".join(cells[name].get(t, "—") for t in task_names) + " |"
+                f"| {_md(name)} | " + " | ".join(cells[name].get(t, "—") for t in task_names) + " |"
             )
         lines += ["", "| " + " | ".join(speed_cols) + " |", "|---" * len(speed_cols) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in speed_rows]
+        lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in speed_rows]
         typer.echo("\n".join(lines))
     elif rows:
-        table = Table(title=f"Accuracy % [95% CI] — {path}")
+        table = Table(title=f"Accuracy % [95% CI] — {markup(path)}")
         table.add_column("experiment")
         for t in task_names:
-            table.add_column(t, justify="right")
+            table.add_column(markup(t), justify="right")
         for name in names:
             style = "dim" if name.startswith("majority") else None
-            table.add_row(name, *(cells[name].get(t, "—") for t in task_names), style=style)
+            table.add_row(markup(name), *(cells[name].get(t, "—") for t in task_names), style=style)
         console.print(table)
         if any(r.get("beats_baseline") is False for r in rows):
             console.print(
@@ -320,15 +329,17 @@ def results(
         for col in speed_cols:
             speed.add_column(col)
         for row in speed_rows:
-            speed.add_row(*row)
+            speed.add_row(*(markup(cell) for cell in row))
         console.print(speed)
         for r in rows:
             for warning in r.get("warnings") or []:
                 console.print(
-                    f"[yellow]warning[/] {r['task']} / {r['name']}: {warning}", highlight=False
+                    f"[yellow]warning[/] {markup(r['task'])} / {markup(r['name'])}: {markup(warning)}",
+                    highlight=False,
                 )
     for r in others:
         console.print(
-            f"[yellow]{r.status}[/] {r.task} / {r.model} / {r.method}: {_status_line(r)}",
+            f"[yellow]{markup(r.status)}[/] {markup(r.task)} / {markup(r.model)} / "
+            f"{markup(r.method)}: {markup(_status_line(r))}",
             highlight=False,
         )

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,6 +26,7 @@ from rich.table import Table
 
 from bakeoff.cli.app import app, console, err_console, fail, split_values
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 # Fixed choices are listed in each option's metavar and checked by the grid's validation, so a
 # wrong value is one error line naming the setting, like every other bad input (click's own
@@ -48,12 +48,12 @@ class RichProgress:
     def stage(self, description: str, total: int | None):  # noqa: ANN201 - returns Advance
         for task_id in self._stages:
             self.progress.update(task_id, visible=False)
-        task_id = self.progress.add_task(f"  {description}", total=total)
+        task_id = self.progress.add_task(f"  {markup(description)}", total=total)
         self._stages.append(task_id)
         return lambda n=1: self.progress.advance(task_id, n)
 
     def note(self, text: str) -> None:
-        self.progress.console.print(f"  [dim]{text}[/]", highlight=False)
+        self.progress.console.print(f"  [dim]{markup(text)}[/]", highlight=False)
 
     def clear_stages(self) -> None:
         for task_id in self._stages:
@@ -81,9 +81,9 @@ class GridDisplay:
         if not running:
             text = "[bold]grid"
         elif len(running) == 1:
-            text = f"[bold]{running[0].config.label}"
+            text = f"[bold]{markup(running[0].config.label)}"
         else:
-            text = f"[bold]{len(running)} running[/] ({running[-1].config.label}, ...)"
+            text = f"[bold]{len(running)} running[/] ({markup(running[-1].config.label)}, ...)"
         self.bar.update(self.overall, description=text)
 
     def started(self, experiment: Any) -> None:
@@ -96,7 +96,7 @@ class GridDisplay:
         self.outcomes.append(outcome)
         self.reporter.clear_stages()
         self.bar.advance(self.overall)
-        label = outcome.experiment.config.label
+        label = markup(outcome.experiment.config.label)
         out = self.bar.console
         if outcome.status == "done":
             m = outcome.metrics
@@ -107,16 +107,19 @@ class GridDisplay:
                 highlight=False,
             )
             for warning in outcome.warnings:
-                out.print(f"  [yellow]warning[/] {warning}", highlight=False)
+                out.print(f"  [yellow]warning[/] {markup(warning)}", highlight=False)
             if outcome.artifact:
-                out.print(f"  [dim]{outcome.artifact}[/]", highlight=False)
+                out.print(f"  [dim]{markup(outcome.artifact)}[/]", highlight=False)
         elif outcome.status == "busy":
             out.print(
                 f"[yellow]skip[/] {label}: another process is running it",
                 highlight=False,
             )
         else:
-            out.print(f"[red]failed[/] {label}: {outcome.error}", highlight=False)
+            out.print(
+                f"[red]failed[/] {label}: {markup(outcome.error, keep_newlines=True)}",
+                highlight=False,
+            )
 
 
 def summary_table(outcomes: Sequence[Any]) -> Table:
@@ -131,7 +134,8 @@ def summary_table(outcomes: Sequence[Any]) -> Table:
             if o.metrics
             else "—"
         )
-        table.add_row(c.task, c.model, c.method, o.status, acc, str(len(o.warnings) or ""))
+        cells = (c.task, c.model, c.method, o.status, acc, str(len(o.warnings) or ""))
+        table.add_row(*(markup(cell) for cell in cells))
     return table
 
 
@@ -533,9 +537,12 @@ def _run(o: dict[str, Any]) -> None:
     planned = plan_grid(grid)
     db_path = o["db"] or default_db_path()
     for (model, method), why in planned.skipped.items():
-        console.print(f"[dim]skip[/] {model} × {method} [dim]({why})[/]", highlight=False)
+        console.print(
+            f"[dim]skip[/] {markup(model)} × {markup(method)} [dim]({markup(why)})[/]",
+            highlight=False,
+        )
     for note in planned.notes:  # label spellings merged by the label canon
-        console.print(f"[yellow]warning[/] {escape(note)}", highlight=False)
+        console.print(f"[yellow]warning[/] {markup(note)}", highlight=False)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -552,12 +559,12 @@ def _run(o: dict[str, Any]) -> None:
             def planned(self, todo: Sequence[Any], done: Sequence[Any]) -> None:
                 for exp in done:
                     bar.console.print(
-                        f"[dim]skip[/] {exp.config.label} [dim](already done: {exp.id})[/]",
+                        f"[dim]skip[/] {markup(exp.config.label)} [dim](already done: {exp.id})[/]",
                         highlight=False,
                     )
                 if todo:
                     bar.console.print(
-                        f"Running {len(todo)} experiment(s) into {db_path}"
+                        f"Running {len(todo)} experiment(s) into {markup(db_path)}"
                         + (f", {len(done)} already done." if done else "."),
                         highlight=False,
                     )
@@ -565,7 +572,7 @@ def _run(o: dict[str, Any]) -> None:
                 else:
                     bar.console.print(
                         f"Nothing new to run: all {len(done)} experiment(s) are already in "
-                        f"{db_path}.",
+                        f"{markup(db_path)}.",
                         highlight=False,
                     )
 
@@ -584,7 +591,7 @@ def _run(o: dict[str, Any]) -> None:
             reporter.clear_stages()
             bar.stop()
             done = sum(x.status == "done" for x in display.outcomes)
-            running = [e.config.label for e in display.running.values()]
+            running = [markup(e.config.label) for e in display.running.values()]
             stopped = (
                 f"; {running[0]} was stopped and will run again"
                 if len(running) == 1
@@ -592,7 +599,9 @@ def _run(o: dict[str, Any]) -> None:
             )
             err_console.print(
                 f"interrupted: {done} experiment(s) of this run finished and are stored in "
-                f"{db_path}" + (stopped if running else "") + ". Run the same command to resume.",
+                f"{markup(db_path)}"
+                + (stopped if running else "")
+                + ". Run the same command to resume.",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -602,7 +611,7 @@ def _run(o: dict[str, Any]) -> None:
         console.print(f"[dim]{time.perf_counter() - started:.0f} s in all[/]")
     if result.failures:
         err_console.print(
-            f"[red]{len(result.failures)} experiment(s) failed[/]; their errors are in {db_path}; "
+            f"[red]{len(result.failures)} experiment(s) failed[/]; their errors are in {markup(db_path)}; "
             "fix and re-run.",
             highlight=False,
         )

@@ -10,8 +10,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from bakeoff.cli.app import app, db_option_default, err_console, fail, split_values
+from bakeoff.cli.app import app, db_option_default, err_console, fail, split_chosen
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
+
+#: what to give instead of a blank --experiment
+EXPERIMENT_HINT = (
+    "give an experiment id or 4+ characters of one (`bakeoff results --format json` lists "
+    "them), or --all for every finished experiment"
+)
 
 
 @app.command()
@@ -53,14 +60,15 @@ def samples(
     from bakeoff.samples import SAMPLES_SCHEMA, export_samples
     from bakeoff.store import default_db_path
 
-    ids = split_values(experiment)
     try:
+        ids = split_chosen(experiment, "--experiment", EXPERIMENT_HINT)
+        tasks = split_chosen(task, "--task", "name a task (see `bakeoff results`), or leave it out")
         if all_ and ids:
             raise BakeoffError("give --all or --experiment, not both")
-        summary = export_samples(db or default_db_path(), out, ids or None, split_values(task))
+        summary = export_samples(db or default_db_path(), out, ids, tasks)
     except BakeoffError as exc:
         fail(exc)
-    where = "stdout" if summary.path == "-" else summary.path
+    where = "stdout" if summary.path == "-" else markup(summary.path)
     # on stderr, so `--out -` leaves stdout to the records
     err_console.print(
         f"wrote {summary.records} records of {summary.experiments} experiment(s) to {where} "

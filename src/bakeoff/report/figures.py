@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,14 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 from bakeoff.methods import get_method_spec  # noqa: E402
+from bakeoff.printable import printable  # noqa: E402
 from bakeoff.report.analysis import (  # noqa: E402
     CurveSection,
     Entry,
@@ -70,6 +73,9 @@ STYLE: dict[RcKeyType, Any] = {
     "ytick.color": "#57606a",
     "svg.hashsalt": "bakeoff",
     "svg.fonttype": "path",
+    # labels and names are the user's text: '$' is a dollar, never mathtext ('$\frac{$' in a
+    # label made matplotlib raise)
+    "text.parse_math": False,
 }
 
 
@@ -191,7 +197,7 @@ def scorecard_data(data: ReportData) -> ScorecardData:
 def _two_lines(name: str) -> str:
     """'model · method' as two lines, so column labels can stay horizontal; the settings that
     set an experiment apart ('labels 64', 'seed 2') each get a line of their own below."""
-    return name.replace(" · ", "\n")
+    return printable(name).replace(" · ", "\n")
 
 
 def draw_scorecard(d: ScorecardData) -> Figure:
@@ -564,6 +570,7 @@ def confusion_classes(section: TaskSection, limit: int = MAX_CONFUSION_CLASSES) 
 
 
 def _short(label: str) -> str:
+    label = printable(label)
     return label if len(label) <= MAX_TICK_CHARS else label[: MAX_TICK_CHARS - 1] + "…"
 
 
@@ -1019,10 +1026,20 @@ class FigureFiles:
     note: str = ""
 
 
+def _printable_texts(fig: Figure) -> None:
+    """Control characters from the data (labels, names) shown as escapes, never drawn raw:
+    they have no glyph, and the SVG keeps each text in a comment where they make invalid XML.
+    Tick labels are drawn again from their formatter: those from the data are made printable
+    where they are set (:func:`_short`, :func:`_two_lines`)."""
+    for text in fig.findobj(Text):
+        text.set_text(printable(text.get_text(), keep_newlines=True))
+
+
 def save(fig: Figure, folder: Path, stem: str) -> tuple[Path, Path]:
     """PNG at 2x for sharp screens, SVG with fixed ids and no date so reruns are byte-identical."""
     folder.mkdir(parents=True, exist_ok=True)
     png, svg = folder / f"{stem}.png", folder / f"{stem}.svg"
+    _printable_texts(fig)
     fig.savefig(png, dpi=FIGURE_DPI, bbox_inches="tight", metadata={"Software": None})
     fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
@@ -1032,7 +1049,10 @@ def save(fig: Figure, folder: Path, stem: str) -> tuple[Path, Path]:
 def write_figures(data: ReportData, folder: Path) -> list[FigureFiles]:
     """Draw and save every figure; the returned list is in report order."""
     out = []
-    with plt.rc_context(STYLE):
+    with plt.rc_context(STYLE), warnings.catch_warnings():
+        # a control character has no glyph; save() shows it escaped, so the warning (which
+        # would print the raw character on the terminal) says nothing useful
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ \([\x00-\x1f\x7f-\x9f]")
         colors = colors_for(column_order(data.entries))
         out.append(
             FigureFiles(

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from bakeoff.curves import Crossing, interval_text, round_labels
 from bakeoff.metrics import format_accuracy
+from bakeoff.printable import printable
 from bakeoff.report.analysis import (
     Answer,
     CurveSection,
@@ -156,10 +157,30 @@ def md_table(t: Table) -> str:
     return "\n".join(lines)
 
 
+def shown(value: Any) -> Any:
+    """Every value a template prints, with control characters from the data shown as escapes
+    (``\\x1b``): an ANSI escape in a label must not act on a terminal showing report.md, nor
+    make report.html invalid. Markup (CSS, scripts, :func:`script_json`) is ours and passes."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return printable(value, keep_newlines=True)
+    return value
+
+
+def _shown_json(value: Any) -> Any:
+    """:func:`shown` for every string inside the challenge page's data."""
+    if isinstance(value, str):
+        return printable(value, keep_newlines=True)
+    if isinstance(value, dict):
+        return {_shown_json(k): _shown_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shown_json(v) for v in value]
+    return value
+
+
 def script_json(payload: Any) -> Markup:
     """JSON safe inside <script type="application/json">: no '</script>', no HTML-significant
     characters, no JS line terminators; every replacement is a valid JSON string escape."""
-    s = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    s = json.dumps(_shown_json(payload), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for ch, esc in (
         ("&", "\\u0026"),
         ("<", "\\u003c"),
@@ -719,6 +740,7 @@ def environment(autoescape: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=shown,
     )
     env.filters.update(
         md=md_cell,
