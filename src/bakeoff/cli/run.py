@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -533,6 +534,10 @@ def _run(o: dict[str, Any]) -> None:
     db_path = o["db"] or default_db_path()
     for (model, method), why in planned.skipped.items():
         console.print(f"[dim]skip[/] {model} × {method} [dim]({why})[/]", highlight=False)
+    from bakeoff.foresight import plan_warnings  # before anything runs: still time to change
+
+    for warning in plan_warnings(planned):
+        console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False, soft_wrap=True)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
