@@ -72,28 +72,29 @@ def few_shot_warning(task: str, k: int, n_classes: int) -> str | None:
     return None
 
 
+def eval_size_remedy(n_labelled: int, cv: int | None, eval_limit: int | None) -> str:
+    """What would narrow the intervals of a small evaluation set."""
+    if eval_limit:
+        return "raise --eval-limit (or drop it) to evaluate more examples"
+    if cv:
+        return f"every labelled example is already scored (--cv {cv}): only more labelled data narrows them"
+    return (
+        f"--cv {SUGGESTED_FOLDS} scores all {n_labelled} labelled examples out of fold "
+        f"(±{points(half_width(n_labelled))} points)"
+    )
+
+
 def small_eval_warning(
-    task: str, n_eval: int, n_labelled: int, cv: int | None, eval_limit: int | None
+    n_eval: int, n_labelled: int, cv: int | None, eval_limit: int | None
 ) -> str | None:
     """An evaluation set too small to separate methods, and what would widen it."""
     width = half_width(n_eval)
     if width <= WIDE_HALF_WIDTH:
         return None
-    head = (
-        f"task '{task}': {n_eval} evaluated examples give 95% intervals of up to "
-        f"±{points(width)} points, so the evaluation size, not the methods, limits this "
-        "comparison"
-    )
-    if eval_limit:
-        return f"{head}; raise --eval-limit (or drop it) to evaluate more examples"
-    if cv:
-        return (
-            f"{head}; every labelled example is already scored (--cv {cv}): only more "
-            "labelled data narrows it"
-        )
     return (
-        f"{head}; --cv {SUGGESTED_FOLDS} scores all {n_labelled} labelled examples out of fold "
-        f"(±{points(half_width(n_labelled))} points)"
+        f"{n_eval} evaluated examples give 95% intervals of up to ±{points(width)} points, so "
+        "the evaluation size, not the methods, limits this comparison; "
+        + eval_size_remedy(n_labelled, cv, eval_limit)
     )
 
 
@@ -133,11 +134,17 @@ def plan_warnings(plan: GridPlan) -> list[str]:
         cv = first.config.cv
         n_labelled = len(data.train) if cv else len(data.train) + len(data.eval)
         warning = small_eval_warning(
-            task, len(first.eval_indices), n_labelled, cv, first.config.eval_limit
+            len(first.eval_indices), n_labelled, cv, first.config.eval_limit
         )
         if warning:
-            out.append(warning)
+            out.append(f"task '{task}': {warning}")
     return out
 
 
-__all__ = ["WIDE_HALF_WIDTH", "half_width", "plan_warnings", "small_eval_warning"]
+__all__ = [
+    "WIDE_HALF_WIDTH",
+    "eval_size_remedy",
+    "half_width",
+    "plan_warnings",
+    "small_eval_warning",
+]
