@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 #: an evaluation set whose 95% interval at 50% accuracy is wider than this (either side) limits
 #: the comparison more than the methods do: a paired test then needs a difference of roughly
 #: this size or more to call it, while methods worth comparing often differ by less. It is
-#: crossed below about 96 evaluated examples (the 200-row file with a 20% hold-out: 40, +-15).
+#: crossed below 93 evaluated examples (the 200-row file with a 20% hold-out: 40, +-15).
 WIDE_HALF_WIDTH = 0.10
 #: the folds suggested for a small data set (the README's example)
 SUGGESTED_FOLDS = 5
