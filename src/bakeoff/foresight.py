@@ -53,7 +53,7 @@ def numeric_label_warning(
     example = ",".join(f"name{i + 1}" for i in range(len(label_names)))
     return (
         f"task '{task}': its labels are numbers ({', '.join(label_names)}) and no names were "
-        f"given, so the {' and '.join(methods)} prompts will say \"{answer_line(verbalizers)}\"; "
+        f'given, so the {" and ".join(methods)} prompts will say "{answer_line(verbalizers)}"; '
         "a model sees no meaning in those, and its results will understate it. "
         f"Name the labels, in the order {', '.join(label_names)}: --verbalizers {example} "
         "(or answer_words in a task YAML)"

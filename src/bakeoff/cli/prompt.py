@@ -83,11 +83,12 @@ def _custom_task(o: dict[str, Any]) -> dict[str, Any] | None:
     if o["train_file"] is None:
         if o["eval_file"] is not None:
             raise BakeoffError(
-                "--eval-file needs --train-file too; give both, or only --train-file for a "
-                "hold-out"
+                "--eval-file needs --train-file too; give both, or only --train-file for a hold-out"
             )
         return None
-    files = {k: o[k] and str(Path(o[k]).expanduser().resolve()) for k in ("train_file", "eval_file")}
+    files = {
+        k: o[k] and str(Path(o[k]).expanduser().resolve()) for k in ("train_file", "eval_file")
+    }
     return {
         "name": o["task"] or "custom",
         **files,

@@ -1233,9 +1233,7 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
         )
         entries.sort(key=lambda e: -e.accuracy)
         spec = BUILTIN_TASKS.get(task)
-        standings = baseline_standings(
-            baseline, same_data, options.alpha, boot if seeded else None
-        )
+        standings = baseline_standings(baseline, same_data, options.alpha, boot if seeded else None)
         vs_baseline = {rid: (side == "above", p) for rid, (side, p) in standings.items()}
         below = {rid for rid, (side, _) in standings.items() if side == "below"}
         if verdict.leader and baseline is not None and not vs_baseline.get(verdict.leader, (0,))[0]:

@@ -98,17 +98,12 @@ def evaluation_size(entries: Sequence[Entry], n_train: int | None) -> str | None
 
 def _load(entry: Entry) -> tuple[float, int] | None:
     """The highest load (per CPU) any of the entry's runs was timed at, on a CPU."""
-    loads = [
-        (run.timings.load_avg, run.timings.cpus)
-        for run in entry.runs
-        if run.timings is not None
-        and run.timings.device == "cpu"
-        and run.timings.load_avg is not None
-        and run.timings.cpus
-    ]
-    if not loads:
-        return None
-    return max(loads, key=lambda x: x[0] / x[1])  # type: ignore[return-value,operator]
+    loads: list[tuple[float, int]] = []
+    for run in entry.runs:
+        t = run.timings
+        if t is not None and t.device == "cpu" and t.load_avg is not None and t.cpus:
+            loads.append((t.load_avg, t.cpus))
+    return max(loads, key=lambda x: x[0] / x[1]) if loads else None
 
 
 def load_gap(compared: Sequence[Entry]) -> str | None:
