@@ -10,12 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from bakeoff.metrics import accuracy_interval
 from bakeoff.stats import DEFAULT_ALPHA, McNemarResult, mcnemar_exact
 from bakeoff.store import ExampleRow, PredictionRow
 
 NAME = "majority class (baseline)"
+
+#: where an experiment stands against the baseline: significantly better, not separable from it,
+#: or significantly worse (a model worse than answering one label is not "about the baseline")
+Standing = Literal["above", "level", "below"]
+
+
+def standing(a_only: int, b_only: int, p_value: float, alpha: float = DEFAULT_ALPHA) -> Standing:
+    """The side of a significant paired test (a = the experiment, b = the baseline)."""
+    if p_value >= alpha or a_only == b_only:
+        return "level"
+    return "above" if a_only > b_only else "below"
 
 
 @dataclass(frozen=True)
@@ -48,8 +60,12 @@ class Baseline:
 
     def beats(self, rows: Sequence[PredictionRow], alpha: float = DEFAULT_ALPHA) -> bool:
         """Significantly more accurate than the baseline on the same examples."""
+        return self.standing(rows, alpha) == "above"
+
+    def standing(self, rows: Sequence[PredictionRow], alpha: float = DEFAULT_ALPHA) -> Standing:
+        """Above, level with or below the baseline on the same examples (unadjusted test)."""
         result = self.test(rows)
-        return result.a_only > result.b_only and result.p_value < alpha
+        return standing(result.a_only, result.b_only, result.p_value, alpha)
 
 
 def majority_baseline(

@@ -95,6 +95,9 @@ def _merge_timing(timings: list[Timing]) -> Timing:
         peak_memory_mb=max(t.peak_memory_mb for t in timings),
         memory_kind=first.memory_kind,
         device=first.device,
+        # the busiest fold's load: the one that slowed the merged throughput most
+        load_avg=max((t.load_avg for t in timings if t.load_avg is not None), default=None),
+        cpus=first.cpus,
     )
 
 

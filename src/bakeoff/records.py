@@ -109,6 +109,11 @@ class Timing:
     peak_memory_mb: float
     memory_kind: str
     device: str
+    #: the machine's 1-minute load average when the timed split ended, and its CPU count: speeds
+    #: measured under different load are not comparable, and the report says so (None: not
+    #: measured, or stored before it was)
+    load_avg: float | None = None
+    cpus: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

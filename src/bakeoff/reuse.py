@@ -37,6 +37,12 @@ class Chosen:
 def _not_kept(store: ResultsStore, record: ExperimentRecord) -> BakeoffError:
     row = store.artifact(record.id)
     what = f"{record.task} / {record.model} / {record.method} ({record.id})"
+    if row is None and record.config.cv:
+        return BakeoffError(
+            f"{what} was scored by {record.config.cv}-fold cross-validation (--cv), which keeps "
+            "no model: each of its models saw only part of the data; run the same command once "
+            "without --cv to train and keep one to use"
+        )
     if row is None:
         from bakeoff.methods import get_method_spec
 

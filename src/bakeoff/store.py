@@ -686,6 +686,44 @@ class ResultsStore:
                 (note, experiment_id),
             )
 
+    def forget(self, experiment_ids: Sequence[str]) -> list[ArtifactRow]:
+        """Delete experiments with their predictions and artifact records, all in one
+        transaction, and return the artifact records deleted: their files are the caller's to
+        remove once this is committed (a file without a record is harmless, a record without
+        its file is not). Evaluated examples stay: they belong to the data set, not to one
+        experiment."""
+        ids = list(dict.fromkeys(experiment_ids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        has_artifacts = self._has_table("artifacts")
+        with self._write() as conn:
+            running = conn.execute(
+                f"SELECT id, lease_owner, lease_at FROM experiments WHERE id IN ({marks}) "
+                "AND status = 'running'",
+                ids,
+            ).fetchall()
+            for rid, owner, lease_at in running:
+                if owner and owner != self.owner and _lease_alive(owner, lease_at, time.time()):
+                    raise BakeoffError(
+                        f"experiment {rid} is running now ({owner}); let it finish or stop "
+                        "that process, then forget it"
+                    )
+            rows = (
+                conn.execute(
+                    "SELECT experiment_id, kind, path, bytes, note, created_at FROM artifacts "
+                    f"WHERE experiment_id IN ({marks})",
+                    ids,
+                ).fetchall()
+                if has_artifacts
+                else []
+            )
+            conn.execute(f"DELETE FROM predictions WHERE experiment_id IN ({marks})", ids)
+            if has_artifacts:
+                conn.execute(f"DELETE FROM artifacts WHERE experiment_id IN ({marks})", ids)
+            conn.execute(f"DELETE FROM experiments WHERE id IN ({marks})", ids)
+        return [ArtifactRow(*r) for r in rows]
+
     def artifacts(self) -> list[ArtifactRow]:
         """Every artifact record (kept or not), oldest first; none for a store from before."""
         return self._artifact_rows("ORDER BY created_at")

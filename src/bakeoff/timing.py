@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import sys
@@ -80,6 +81,15 @@ def _peak_memory_mb(device: str, window: bool) -> tuple[float, str]:
     return mb, "process_lifetime_peak_rss"
 
 
+def machine_load() -> float | None:
+    """The 1-minute load average (runnable processes, this one included); None where the
+    platform has none (Windows)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
 def timed_evaluation(
     classifier: Classifier,
     examples: Sequence[Example],
@@ -112,6 +122,7 @@ def timed_evaluation(
     predictions = classifier.predict(examples, batch_size=bs, advance=advance)
     synchronize(device)
     total = time.perf_counter() - start
+    load = machine_load()
 
     rng = random.Random(seed)
     sample = rng.sample(range(len(examples)), n_latency)
@@ -139,4 +150,6 @@ def timed_evaluation(
         peak_memory_mb=peak,
         memory_kind=kind,
         device=device,
+        load_avg=load,
+        cpus=os.cpu_count(),
     )

@@ -14,6 +14,7 @@ from bakeoff.printable import markup
 from bakeoff.cli import bench, listing, prompt, results, run  # noqa: E402, F401  isort: skip
 from bakeoff.cli import cache, export_tracking, samples  # noqa: E402, F401  isort: skip
 from bakeoff.cli import artifacts, export, predict  # noqa: E402, F401  isort: skip
+from bakeoff.cli import forget  # noqa: E402, F401  isort: skip
 from bakeoff.report.command import report_command  # noqa: E402
 
 app.command("report")(report_command)

@@ -21,10 +21,19 @@ from bakeoff.printable import markup
 
 @app.command()
 def prompt(
-    task: Annotated[str, typer.Option("--task", "-t", help="Task name (built-in or your own).")],
     model: Annotated[
         str, typer.Option("--model", "-m", help="Causal LM alias, id, folder or .gguf.")
     ],
+    task: Annotated[
+        Optional[str],
+        typer.Option(
+            "--task",
+            "-t",
+            "--task-name",
+            help="Task name (built-in or your own; names --train-file's task, as in run).",
+            show_default="custom with --train-file",
+        ),
+    ] = None,
     num_fewshot: Annotated[
         int, typer.Option("--num-fewshot", "-k", help="Few-shot examples (0: zero-shot).")
     ] = 0,
@@ -46,6 +55,20 @@ def prompt(
     task_file: Annotated[
         Optional[list[Path]], typer.Option(help="Task YAML(s) describing your own data.")
     ] = None,
+    train_file: Annotated[
+        Optional[Path], typer.Option(help="Your own training data (CSV, JSONL, Parquet).")
+    ] = None,
+    eval_file: Annotated[
+        Optional[Path], typer.Option(help="Your own eval data; omit for a stratified hold-out.")
+    ] = None,
+    text_column: Annotated[str, typer.Option(help="Text column of your data.")] = "text",
+    text_pair_column: Annotated[
+        Optional[str], typer.Option(help="Second text column, for pairs.")
+    ] = None,
+    label_column: Annotated[str, typer.Option(help="Label column of your data.")] = "label",
+    holdout: Annotated[
+        float, typer.Option(help="Eval fraction when only --train-file is given.")
+    ] = 0.2,
 ) -> None:
     """Print the exact prompt a model receives for one example, each answer word's tokens and
     the prompt's length in tokens."""
@@ -53,6 +76,27 @@ def prompt(
         _show(locals())
     except BakeoffError as exc:
         fail(exc)
+
+
+def _custom_task(o: dict[str, Any]) -> dict[str, Any] | None:
+    """``--train-file`` and its column flags as a task, named by ``--task`` (as in ``run``)."""
+    if o["train_file"] is None:
+        if o["eval_file"] is not None:
+            raise BakeoffError(
+                "--eval-file needs --train-file too; give both, or only --train-file for a hold-out"
+            )
+        return None
+    files = {
+        k: o[k] and str(Path(o[k]).expanduser().resolve()) for k in ("train_file", "eval_file")
+    }
+    return {
+        "name": o["task"] or "custom",
+        **files,
+        "text_column": o["text_column"],
+        "text_pair_column": o["text_pair_column"],
+        "label_column": o["label_column"],
+        "holdout_fraction": o["holdout"],
+    }
 
 
 def _show(o: dict[str, Any]) -> None:
@@ -68,9 +112,15 @@ def _show(o: dict[str, Any]) -> None:
     for key in ("template", "instruction", "verbalizers"):
         if o[key] is not None:
             prompt_settings[key] = o[key]
+    custom = _custom_task(o)
+    if o["task"] is None and custom is None:
+        raise BakeoffError(
+            "no task given; pass --task (see `bakeoff tasks`), or --train-file for your own data"
+        )
     grid = make_grid(
         {
-            "tasks": split_values([o["task"]]),
+            "tasks": split_values([o["task"] or "custom"]),
+            "custom_tasks": [custom] if custom else [],
             "models": [o["model"]],
             "methods": ["few-shot" if o["num_fewshot"] else "zero-shot"],
             "seed": o["seed"],

@@ -35,7 +35,7 @@ class Format(str, Enum):
 def result_rows(store: Any) -> tuple[list[dict[str, Any]], list[Any]]:
     """One flat record per finished experiment plus one per task for the majority baseline
     (``kind`` tells them apart), and the unfinished experiments."""
-    from bakeoff.baseline import NAME, majority_baseline
+    from bakeoff.baseline import NAME, majority_baseline, standing
     from bakeoff.naming import experiment_names
 
     records = store.experiments("done")
@@ -85,6 +85,9 @@ def result_rows(store: Any) -> tuple[list[dict[str, Any]], list[Any]]:
                 if test is None
                 else bool(test.a_only > test.b_only and test.p_value < 0.05),
                 "p_vs_baseline": None if test is None else test.p_value,
+                "below_baseline": None
+                if test is None
+                else standing(test.a_only, test.b_only, test.p_value) == "below",
                 "labels_used": tr.labels_used if tr else None,
                 "train_time_s": tr.train_time_s if tr else None,
                 "throughput_per_s": t.throughput_per_s if t else None,
@@ -160,6 +163,7 @@ def seed_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "beats_baseline": None
                 if any(g["beats_baseline"] is None for g in group)
                 else all(g["beats_baseline"] for g in group),
+                "below_baseline": all(g.get("below_baseline") for g in group),
                 **{
                     k: mean(g[k] for g in group)
                     for k in (
@@ -187,15 +191,19 @@ def _cell(row: dict[str, Any]) -> str:
             f"[{100 * row['accuracy_min']:.1f}, {100 * row['accuracy_max']:.1f}] "
             f"({len(row['seeds'])} seeds)"
         )
-        if row.get("beats_baseline") is False:
-            cell += " ≈base"
-        return cell
+        return cell + _vs_base(row)
     cell = format_accuracy(row["accuracy"], row["accuracy_ci_low"], row["accuracy_ci_high"])
     if row.get("invalid_rate"):
         cell += f" ({100 * row['invalid_rate']:.1f}% invalid)"
-    if row.get("beats_baseline") is False:
-        cell += " ≈base"
-    return cell
+    return cell + _vs_base(row)
+
+
+def _vs_base(row: dict[str, Any]) -> str:
+    """' below baseline' where the paired test says it is worse, ' ≈base' where it cannot
+    tell it from the baseline; nothing where it is better."""
+    if row.get("below_baseline"):
+        return " below baseline"
+    return " ≈base" if row.get("beats_baseline") is False else ""
 
 
 def _md(text: str) -> str:
@@ -315,10 +323,15 @@ def results(
             style = "dim" if name.startswith("majority") else None
             table.add_row(markup(name), *(cells[name].get(t, "—") for t in task_names), style=style)
         console.print(table)
-        if any(r.get("beats_baseline") is False for r in rows):
+        if any(_vs_base(r) == " ≈base" for r in rows):
             console.print(
                 "[dim]≈base: not significantly better than the majority-class baseline "
                 "(paired exact test, p ≥ 0.05; for seeds: not every seed is)[/]"
+            )
+        if any(r.get("below_baseline") for r in rows):
+            console.print(
+                "[dim]below baseline: significantly worse than always answering the "
+                "majority class (paired exact test, p < 0.05; for seeds: every seed is)[/]"
             )
         if any(r["kind"] == "seeds" for r in rows):
             console.print(

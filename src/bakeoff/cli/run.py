@@ -543,6 +543,10 @@ def _run(o: dict[str, Any]) -> None:
         )
     for note in planned.notes:  # label spellings merged by the label canon
         console.print(f"[yellow]warning[/] {markup(note)}", highlight=False)
+    from bakeoff.foresight import plan_warnings  # before anything runs: still time to change
+
+    for warning in plan_warnings(planned):
+        console.print(f"[yellow]warning[/] {markup(warning)}", highlight=False, soft_wrap=True)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

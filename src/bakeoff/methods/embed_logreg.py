@@ -41,6 +41,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from bakeoff import checks
 from bakeoff.classifier import Advance, Classifier, Predictions, Prepared, Progress
 from bakeoff.config import ExperimentConfig, Strict
 from bakeoff.data import Example, TaskData, stratified_sample
@@ -237,6 +238,23 @@ class EmbeddingClassifier:
             show_progress_bar=False,
         ).astype(np.float32)
 
+    def count_cut(self, examples: Sequence[Example]) -> int:
+        """Examples with a text the encoder cuts to its ``max_seq_length`` (either side of a
+        pair embedded side by side; the joined text otherwise): the encoder never sees the end
+        of those, silently, so it is counted and flagged."""
+        if not examples:
+            return 0
+        if examples[0].text_pair is not None and self.pair_encoding == "features":
+            sides = [[ex.text for ex in examples], [ex.text_pair or "" for ex in examples]]
+        else:
+            sides = [[self.joined(ex) for ex in examples]]
+        limit = int(self.encoder.max_seq_length)
+        cut = [False] * len(examples)
+        for texts in sides:
+            lengths = self.encoder.tokenizer(texts, truncation=False)["input_ids"]
+            cut = [c or len(ids) > limit for c, ids in zip(cut, lengths)]
+        return sum(cut)
+
     def features(self, examples: Sequence[Example], batch_size: int | None = None) -> np.ndarray:
         """The head's input for ``examples``, in their order."""
         bs = batch_size or self.batch_size
@@ -271,6 +289,23 @@ class EmbeddingClassifier:
         return Predictions(
             probs.argmax(axis=1).tolist(), probs.tolist(), None, raw.tolist()
         ).reorder(order)
+
+
+def cut_warnings(
+    classifier: EmbeddingClassifier, train: Sequence[Example], data: TaskData, setting: str
+) -> list[str]:
+    """The training and evaluation texts cut to the encoder's length, as sanity warnings."""
+    limit = int(classifier.encoder.max_seq_length)
+    found = (
+        checks.truncated(
+            classifier.count_cut(train), len(train), "training examples", limit, setting
+        ),
+        checks.truncated(
+            classifier.count_cut(data.eval), len(data.eval), f"{data.eval_split} examples",
+            limit, setting,
+        ),
+    )  # fmt: skip
+    return [w for w in found if w]
 
 
 class EmbedLogregMethod:
@@ -345,6 +380,7 @@ class EmbedLogregMethod:
                 "raise embed_logreg.max_iter"
             )
         loss = float(log_loss(y, head.predict_proba(x), labels=head.classes_))
+        notes += cut_warnings(classifier, train, data, "embed_logreg.max_length")
         pairs = task.is_pair
         return Prepared(
             classifier=classifier,

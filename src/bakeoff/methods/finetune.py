@@ -272,7 +272,7 @@ class FinetuneMethod:
         warnings = [
             w
             for w in (
-                checks.loss_did_not_fall(losses),
+                checks.loss_did_not_fall(losses, [ex.label for ex in train]),
                 checks.truncated(
                     truncated, len(train_ds), "training examples", settings.max_length, "max_length"
                 ),

@@ -234,6 +234,10 @@ class PromptedMethod:
             classifier.batch_size = classifier.probe_batch_size(data.eval, batch_size)
         details = self._details(data, lm, classifier, shot_indices, prefix_s)
         warnings = checks.answer_words(details["verbalizers"], details["answer_tokens"])
+        details["classes_shown"] = len({ex.label for ex in shots})
+        cover = checks.shots_cover([ex.label for ex in shots], data.task.label_names)
+        if cover:
+            warnings.append(cover)
         builder.stats = FitStats()
         _, cut = classifier.requests([builder.prompt(ex) for ex in data.eval])
         fit = builder.stats

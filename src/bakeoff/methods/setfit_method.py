@@ -44,6 +44,7 @@ from bakeoff.methods import MethodSpec, register_method
 from bakeoff.methods.embed_logreg import (
     EmbeddingClassifier,
     check_classes,
+    cut_warnings,
     embedding_saver,
     pooling_description,
 )
@@ -212,6 +213,7 @@ class SetFitMethod:
         return Prepared(
             classifier=classifier,
             training=TrainingRecord(
+                warnings=cut_warnings(classifier, train, data, "setfit.max_length"),
                 labels_used=len(train),
                 train_time_s=train_s,
                 load_time_s=load_s,

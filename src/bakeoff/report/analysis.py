@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
-from bakeoff.baseline import Baseline, majority_baseline
+from bakeoff.baseline import Baseline, Standing, majority_baseline
 from bakeoff.curves import (
     Candidate,
     Curve,
@@ -37,6 +37,7 @@ from bakeoff.methods import MethodSpec, get_method_spec
 from bakeoff.metrics import compute_metrics
 from bakeoff.naming import experiment_names, short_model
 from bakeoff.records import Metrics, Timing, TrainingRecord
+from bakeoff.report.cautions import cautions
 from bakeoff.report.options import LatencyStat, ReportOptions
 from bakeoff.stats import (
     Outcomes,
@@ -306,6 +307,9 @@ class Advice:
     at_labels: LabelAdvice | None = None
     #: ``at_labels`` in sentences: the headline, then the reasons
     at_labels_lines: list[str] = field(default_factory=list)
+    #: what limits these results, whatever the pick: prompts without label names, too few
+    #: demonstrations, an evaluation set too small, speeds measured under different load
+    cautions: list[str] = field(default_factory=list)
 
 
 def _fmt_int(x: float) -> str:
@@ -338,30 +342,32 @@ def constraint_lines(options: ReportOptions) -> list[str]:
 BASELINE_KEY = "majority class (baseline)"
 
 
-def baseline_tests(
+def baseline_standings(
     baseline: Baseline | None,
     entries: Sequence[Entry],
     alpha: float,
     boot: SeedBootstrap | None = None,
-) -> dict[str, tuple[bool, float]]:
-    """Experiment id -> (significantly better than the baseline, Holm-adjusted p), by the paired
-    exact test on the examples both scored, corrected over the task's experiments as the
+) -> dict[str, tuple[Standing, float]]:
+    """Experiment id -> (above, level with or below the baseline, Holm-adjusted p), by the
+    paired exact test on the examples both scored, corrected over the task's experiments as the
     pairwise comparisons are. A configuration run with several seeds is tested by the
     bootstrap over examples and seeds instead (see :mod:`bakeoff.curves`)."""
     if baseline is None:
         return {}
-    tests: dict[str, tuple[float, bool]] = {}
+    tests: dict[str, tuple[float, int]] = {}
     for e in entries:
         if e.seeds and boot is not None and e.id in boot and BASELINE_KEY in boot:
             c = boot.compare(e.id, BASELINE_KEY)
-            tests[e.id] = (c.p_value, c.difference > 0)
+            tests[e.id] = (c.p_value, (c.difference > 0) - (c.difference < 0))
         else:
             t = baseline.test(e.rows)
-            tests[e.id] = (t.p_value, t.a_only > t.b_only)
+            tests[e.id] = (t.p_value, (t.a_only > t.b_only) - (t.a_only < t.b_only))
     reject, adjusted = holm([p for p, _ in tests.values()], alpha)
-    return {
-        rid: (bool(r) and up, p) for (rid, (_, up)), r, p in zip(tests.items(), reject, adjusted)
-    }
+    out: dict[str, tuple[Standing, float]] = {}
+    for (rid, (_, sign)), r, p in zip(tests.items(), reject, adjusted):
+        side: Standing = "level" if not r or sign == 0 else ("above" if sign > 0 else "below")
+        out[rid] = (side, p)
+    return out
 
 
 def _what_to_try(entries: Sequence[Entry]) -> list[str]:
@@ -390,6 +396,7 @@ def advise(
     options: ReportOptions,
     baseline: Baseline | None = None,
     vs_baseline: dict[str, tuple[bool, float]] | None = None,
+    below: set[str] | None = None,
 ) -> Advice:
     """Pick the experiment to use for ``task``.
 
@@ -443,12 +450,17 @@ def advise(
     if baseline is not None:
         weak = [e for e in feasible if not vs_baseline.get(e.id, (False, 1.0))[0]]
         for e in weak:
+            p = vs_baseline.get(e.id, (False, 1.0))[1]
             advice.excluded.append(
                 Exclusion(
                     e,
-                    f"not significantly better than always answering '{baseline.label_name}' "
-                    f"({100 * baseline.accuracy:.1f}%; Holm-adjusted p = "
-                    f"{vs_baseline.get(e.id, (False, 1.0))[1]:.2g})",
+                    f"below the baseline: significantly worse than always answering "
+                    f"'{baseline.label_name}' ({100 * e.accuracy:.1f}% against "
+                    f"{100 * baseline.accuracy:.1f}%; Holm-adjusted p = {p:.2g})"
+                    if below and e.id in below
+                    else f"not significantly better than always answering "
+                    f"'{baseline.label_name}' ({100 * baseline.accuracy:.1f}%; Holm-adjusted "
+                    f"p = {p:.2g})",
                 )
             )
         feasible = [e for e in feasible if e not in weak]
@@ -1039,6 +1051,8 @@ class TaskSection:
     baseline: Baseline | None = None
     #: experiment id -> (significantly better than the baseline, Holm-adjusted p)
     vs_baseline: dict[str, tuple[bool, float]] = field(default_factory=dict)
+    #: experiments significantly worse than the baseline (Holm-adjusted, like ``vs_baseline``)
+    below_baseline: set[str] = field(default_factory=set)
     #: some configuration was run with several seeds: entries are configurations (seed groups)
     seeded: bool = False
     #: the label-budget curve, where a trained configuration was run at two sizes or more
@@ -1219,7 +1233,9 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
         )
         entries.sort(key=lambda e: -e.accuracy)
         spec = BUILTIN_TASKS.get(task)
-        vs_baseline = baseline_tests(baseline, same_data, options.alpha, boot if seeded else None)
+        standings = baseline_standings(baseline, same_data, options.alpha, boot if seeded else None)
+        vs_baseline = {rid: (side == "above", p) for rid, (side, p) in standings.items()}
+        below = {rid for rid, (side, _) in standings.items() if side == "below"}
         if verdict.leader and baseline is not None and not vs_baseline.get(verdict.leader, (0,))[0]:
             # a leader that does not beat always answering one label is nobody's winner
             verdict.status = "baseline"
@@ -1235,7 +1251,14 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
                 BASELINE_KEY if baseline is not None else None,
             )
             curve_section = CurveSection(curve, crossing_sentences(curve), members)
-        advice = advise(task, same_data, verdict, options, baseline, vs_baseline)
+        advice = advise(task, same_data, verdict, options, baseline, vs_baseline, below)
+        train_counts = store.train_label_counts(dataset_key)
+        advice.cautions = cautions(
+            same_data,
+            [advice.pick, *advice.tied] if advice.pick else same_data,
+            label_names,
+            sum(train_counts) if train_counts else None,
+        )
         if curve_section is not None and boot is not None and options.labels is not None:
             advice.at_labels, advice.at_labels_lines = label_advice(
                 curve_section, boot, options, baseline
@@ -1255,6 +1278,7 @@ def collect(store: ResultsStore, options: ReportOptions) -> ReportData:
                 notes=notes,
                 baseline=baseline,
                 vs_baseline=vs_baseline,
+                below_baseline=below,
                 seeded=seeded,
                 curve=curve_section,
                 challenge=challenge,

@@ -267,7 +267,9 @@ def accuracy_table(data: ReportData) -> Table:
                 notes.append(f"{pct(e.invalid_rate)}% invalid")
             if e.record.config.eval_limit:
                 notes.append(f"n={e.n}")
-            if not s.beats_baseline(e.id):
+            if e.id in s.below_baseline:
+                notes.append("below the baseline")
+            elif not s.beats_baseline(e.id):
                 notes.append("not better than the baseline")
             if e.seeds:
                 notes.insert(0, seed_range(e))
