@@ -330,7 +330,10 @@ def test_killed_report_leftovers_are_cleaned_and_an_interrupted_swap_restored(
 
 
 def _predict(db: Path, experiment_id: str, source: Path, out: Path) -> str:
-    result = _invoke(["predict", str(source), "-o", str(out), "--db", str(db), "-e", experiment_id])
+    result = _invoke(
+        ["predict", str(source), "-o", str(out), "--db", str(db), "-e", experiment_id]
+        + ["--text-pair-column", "text_pair"]  # RTE: the model was trained on text pairs
+    )
     assert result.exit_code == 0, result.output
     return out.read_text(encoding="utf-8")
 

@@ -541,12 +541,12 @@ def _run(o: dict[str, Any]) -> None:
             f"[dim]skip[/] {markup(model)} × {markup(method)} [dim]({markup(why)})[/]",
             highlight=False,
         )
-    for note in planned.notes:  # label spellings merged by the label canon
-        console.print(f"[yellow]warning[/] {markup(note)}", highlight=False)
-    from bakeoff.foresight import plan_warnings  # before anything runs: still time to change
+    from bakeoff.foresight import plan_warnings
 
-    for warning in plan_warnings(planned):
-        console.print(f"[yellow]warning[/] {markup(warning)}", highlight=False, soft_wrap=True)
+    # label spellings merged by the label canon, then what planning already knows will weaken
+    # the verdict; printed once the store is open (so a bad --db stays one line) and before
+    # anything runs, while there is still time to change the command
+    warnings_before = [*planned.notes, *plan_warnings(planned)]
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -561,6 +561,10 @@ def _run(o: dict[str, Any]) -> None:
 
         class Announce:
             def planned(self, todo: Sequence[Any], done: Sequence[Any]) -> None:
+                for warning in warnings_before:
+                    bar.console.print(
+                        f"[yellow]warning[/] {markup(warning)}", highlight=False, soft_wrap=True
+                    )
                 for exp in done:
                     bar.console.print(
                         f"[dim]skip[/] {markup(exp.config.label)} [dim](already done: {exp.id})[/]",
