@@ -129,6 +129,20 @@ def test_samples_without_a_selection_still_exports_everything(db: Path, tmp_path
     assert ids == {records[0].id}
 
 
+def test_samples_never_replaces_a_file_unless_asked(db: Path, tmp_path: Path) -> None:
+    """An existing output may be the user's own file: refused in one line and left as it was;
+    ``--overwrite`` replaces it."""
+    out = tmp_path / "mine.jsonl"
+    out.write_text('{"mine": 1}\n', encoding="utf-8")
+    result = runner.invoke(app, ["samples", "--db", str(db), "-o", str(out)])
+    assert result.exit_code == 2
+    _one_error_line(result, "already exists", "--overwrite")
+    assert out.read_text(encoding="utf-8") == '{"mine": 1}\n'
+    result = runner.invoke(app, ["samples", "--db", str(db), "-o", str(out), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert '"mine"' not in out.read_text(encoding="utf-8")
+
+
 # -- mlflow ------------------------------------------------------------------------------------
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from bakeoff.cli.app import DbOption, app, console, fail
 from bakeoff.cli.artifacts import _size
 from bakeoff.errors import BakeoffError
+from bakeoff.printable import markup
 
 
 @app.command()
@@ -58,15 +58,15 @@ def forget(
                 kept = plan.files.get(r.id)
                 table.add_row(
                     r.id,
-                    escape(r.task),
-                    escape(names[r.id]),
+                    markup(r.task),
+                    markup(names[r.id]),
                     r.status,
                     f"{100 * r.metrics.accuracy:.1f}" if r.metrics else "—",
-                    f"{escape(kept.name)} ({_size(plan.sizes[r.id])})" if kept else "—",
+                    f"{markup(kept.name)} ({_size(plan.sizes[r.id])})" if kept else "—",
                 )
             console.print(table)
             if plan.files:
-                console.print(f"[dim]kept files are in {escape(str(store.artifacts_dir))}[/]")
+                console.print(f"[dim]kept files are in {markup(str(store.artifacts_dir))}[/]")
             what = (
                 f"{len(plan.experiments)} experiment(s) and {len(plan.files)} kept "
                 f"file(s) ({_size(plan.total_bytes)})"

@@ -55,6 +55,9 @@ def samples(
         Optional[list[str]],
         typer.Option("--task", "-t", help="Only experiments of these tasks; comma-separated."),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output file.")
+    ] = False,
 ) -> None:
     """Per-example records of finished experiments (like lm-eval's --log_samples), for pandas."""
     from bakeoff.samples import SAMPLES_SCHEMA, export_samples
@@ -65,6 +68,9 @@ def samples(
         tasks = split_chosen(task, "--task", "name a task (see `bakeoff results`), or leave it out")
         if all_ and ids:
             raise BakeoffError("give --all or --experiment, not both")
+        # a file that is already there may be the user's: replaced only when asked
+        if out != "-" and Path(out).is_file() and not overwrite:
+            raise BakeoffError(f"{out} already exists; pass --overwrite or choose another path")
         summary = export_samples(db or default_db_path(), out, ids, tasks)
     except BakeoffError as exc:
         fail(exc)
