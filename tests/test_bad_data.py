@@ -456,3 +456,21 @@ def test_csv_with_multiline_field_names_the_right_line(tmp_path: Path) -> None:
     path.write_text('text,label\n"two\nlines",pos\nfine,neg\n"also\nfine",NaN\n', encoding="utf-8")
     with pytest.raises(BakeoffError, match=r"row 3 \(line 5\) has no 'label' value"):
         load_custom(CustomDataConfig(train_file=path))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"), [("utf-16", "UTF-16"), ("utf-32", "UTF-32"), ("cp1252", "Latin-1")]
+)
+def test_a_file_not_in_utf8_is_named_by_its_likely_encoding(
+    tmp_path: Path, encoding: str, named: str
+) -> None:
+    """A UTF-16 or UTF-32 file (as spreadsheets on Windows save them) is named as such, not as
+    Latin-1, so the fix (re-save as UTF-8) is clear."""
+    from bakeoff.data import not_utf8
+
+    path = tmp_path / "rows.csv"
+    path.write_bytes("text,label\ncafé au lait,1\nbye,0\n".encode(encoding))
+    message = str(not_utf8(path))
+    assert named in message and "re-save the file as UTF-8" in message, message
+    if named != "Latin-1":
+        assert "Latin-1" not in message

@@ -199,7 +199,10 @@ def not_utf8(path: Path, exc: UnicodeDecodeError | None = None) -> BakeoffError:
         column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
         where = "uncompressed byte" if path.name.lower().endswith(".gz") else "byte"
         hint = ""
-        if _looks_single_byte(raw):
+        encoding = _wide_encoding(raw)
+        if encoding:
+            hint = f" (it looks like {encoding} text)"
+        elif _looks_single_byte(raw):
             hint = " (it looks like Latin-1 or Windows-1252)"
         return BakeoffError(
             f"{path}: not valid UTF-8: byte 0x{raw[start]:02x} on line {line}, column {column} "
@@ -209,6 +212,25 @@ def not_utf8(path: Path, exc: UnicodeDecodeError | None = None) -> BakeoffError:
         pass
     detail = f" (byte 0x{exc.object[exc.start]:02x})" if exc is not None else ""
     return BakeoffError(f"{path}: not valid UTF-8{detail}; re-save the file as UTF-8")
+
+
+def _wide_encoding(raw: bytes) -> str | None:
+    """UTF-32 or UTF-16, from a byte-order mark or from NUL bytes on every other (or every fourth)
+    position: spreadsheets and Windows tools save such files, and calling them Latin-1 misleads."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = raw[:4096]
+    if len(head) >= 8:
+        if head[1::4].count(0) + head[2::4].count(0) + head[3::4].count(0) >= 0.9 * 3 * (
+            len(head) // 4
+        ):
+            return "UTF-32"
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if max(even, odd) >= 0.4 * (len(head) // 2):
+            return "UTF-16"
+    return None
 
 
 def _looks_single_byte(raw: bytes) -> bool:
