@@ -161,7 +161,7 @@ def test_pure_booleans_are_labels(tmp_path: Path, fmt: str) -> None:
     assert data.task.label_names == ("false", "true") and data.notes == []
 
 
-@pytest.mark.parametrize("other", [1, "true", "yes", 0.0])
+@pytest.mark.parametrize("other", [1, "yes", 0.0, "1"])
 def test_booleans_mixed_with_other_labels_are_refused(tmp_path: Path, other: Any) -> None:
     with pytest.raises(BakeoffError, match="mixes booleans") as info:
         _load(tmp_path, "jsonl", _rows([True, False] * 5 + [other]))
@@ -202,9 +202,11 @@ def test_run_warns_once_about_merged_spellings(
     import bakeoff.runner
     from bakeoff.cli import app
 
-    monkeypatch.setattr(
-        bakeoff.runner, "run_grid", lambda plan, db, **kw: bakeoff.runner.GridRun(plan, [], [])
-    )
+    def no_run(plan: Any, db: Any, **kw: Any) -> Any:
+        kw["listener"].planned([], [])  # the store is open: planning's warnings show here
+        return bakeoff.runner.GridRun(plan, [], [])
+
+    monkeypatch.setattr(bakeoff.runner, "run_grid", no_run)
     train = _write_csv(tmp_path / "train.csv", _rows(_tricky_labels()))
     args = ["run", "--train-file", str(train), "--model", str(tiny_bert), "--train-limit", "8"]
     result = CliRunner().invoke(app, [*args, "--db", str(tmp_path / "b.db")])
@@ -228,3 +230,12 @@ def test_prompt_shows_the_label_mapping(tmp_path: Path) -> None:
     table = [line for line in result.output.splitlines() if "'+1' (3)" in line and "│" in line]
     assert len(table) == 1 and "1.0 (3)" in table[0] and "1 (3)" in table[0]
     assert sum("merged" in line for line in result.output.splitlines()) == 1
+
+
+def test_boolean_texts_and_json_booleans_are_one_kind(tmp_path: Path) -> None:
+    """The kind is read from the canonical label: JSON ``true`` next to the text ``"TRUE"`` is one
+    label, and a CSV's ``True`` next to ``1`` is refused like JSON's ``true`` next to ``1``."""
+    data = _load(tmp_path, "jsonl", _rows([True, "TRUE", False, "false"] * 3))
+    assert data.task.label_names == ("false", "true")
+    with pytest.raises(BakeoffError, match="mixes booleans"):
+        _load(tmp_path, "csv", _rows(["1", "True", "0", "1"] * 3))

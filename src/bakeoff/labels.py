@@ -144,9 +144,10 @@ def spelling(value: Any) -> str:
     return repr(value)
 
 
-def _kind(value: Any) -> str:
-    value = _scalar(value)
-    return "boolean" if isinstance(value, bool) else "other"
+def _kind(label: str) -> str:
+    """A label's kind, read from its canonical form: JSON ``true`` and the text ``"TRUE"`` are both
+    booleans, so a CSV's ``True`` next to ``1`` is refused like JSON's."""
+    return "boolean" if label in ("true", "false") else "other"
 
 
 class LabelCanon:
@@ -188,15 +189,15 @@ class LabelCanon:
                 f"{where}: {at} has no '{self.column}' value{f' ({shown!r})' if shown else ''}; "
                 f"fill in its label or remove that row{extra}"
             )
-        self._check_kind(value, where, at)
+        self._check_kind(value, label, where, at)
         self.spellings.setdefault(label, Counter())[spelling(value)] += 1
         return label
 
     def _canon(self, value: Any) -> str | None:
         return canon(value, self.real)
 
-    def _check_kind(self, value: Any, where: Path | str, at: str) -> None:
-        kind = _kind(value)
+    def _check_kind(self, value: Any, label: str, where: Path | str, at: str) -> None:
+        kind = _kind(label)
         self._first.setdefault(kind, (where, at, value))
         if len(self._first) > 1:
             bwhere, bat, bvalue = self._first["boolean"]
