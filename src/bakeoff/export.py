@@ -467,15 +467,7 @@ def export_recipe(
             f"{recipe_path} is an encoder folder; export it with export_encoder/export_onnx"
         )
     src, out_path = Path(meta["path"]), Path(out_path)
-    check_file(
-        out_path,
-        FLAG,
-        lambda p: _kind_of(p) == "prompted",
-        "a prompt recipe",
-        overwrite=overwrite,
-        protect=(src, *protect),
-    )
-    write_file(out_path, FLAG, lambda tmp: shutil.copyfile(src, tmp))
+    _copy_file(src, out_path, "prompted", "a prompt recipe", overwrite, protect)
     return out_path
 
 
@@ -505,16 +497,28 @@ def export_embedding(
             replace=replace,
         )
     else:
-        check_file(
-            out_path,
-            FLAG,
-            lambda p: _kind_of(p) == "embedding",
-            "an embedding model",
-            overwrite=overwrite,
-            protect=(src, *protect),
-        )
-        write_file(out_path, FLAG, lambda tmp: shutil.copyfile(src, tmp))
+        _copy_file(src, out_path, "embedding", "an embedding model", overwrite, protect)
     return out_path
+
+
+def _copy_file(
+    src: Path,
+    out_path: Path,
+    kind: str,
+    what: str,
+    overwrite: bool,
+    protect: Iterable[Path | None],
+) -> None:
+    """Copy a one-file artifact, replacing only an earlier export of the same ``kind``."""
+    check_file(
+        out_path,
+        FLAG,
+        lambda p: _kind_of(p) == kind,
+        what,
+        overwrite=overwrite,
+        protect=(src, *protect),
+    )
+    write_file(out_path, FLAG, lambda tmp: shutil.copyfile(src, tmp))
 
 
 __all__ = [

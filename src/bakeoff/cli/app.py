@@ -159,6 +159,25 @@ def split_chosen(values: list[str] | None, flag: str, hint: str) -> list[str] | 
     return split_values(values)
 
 
+def custom_task_from_flags(o: dict[str, Any], name: str) -> dict[str, Any]:
+    """``--train-file``/``--eval-file`` and the column flags as a custom task's settings, the same
+    for ``run`` and ``prompt`` (paths resolved here, since a grid may be read from elsewhere)."""
+    return {
+        "name": name,
+        **{k: o[k] and str(Path(o[k]).expanduser().resolve()) for k in ("train_file", "eval_file")},
+        "text_column": o["text_column"],
+        "text_pair_column": o["text_pair_column"],
+        "label_column": o["label_column"],
+        "holdout_fraction": o["holdout"],
+    }
+
+
+#: the one refusal for an eval file given alone (``run`` and ``prompt``)
+EVAL_FILE_ALONE = (
+    "--eval-file needs --train-file too; give both, or only --train-file for a hold-out"
+)
+
+
 def db_option_default() -> str:
     """How every ``--db`` help shows its default, in typer's ``[default: ...]`` style."""
     return "$BAKEOFF_DB or ./bakeoff.db"

@@ -14,7 +14,14 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from bakeoff.cli.app import app, console, fail, split_values
+from bakeoff.cli.app import (
+    EVAL_FILE_ALONE,
+    app,
+    console,
+    custom_task_from_flags,
+    fail,
+    split_values,
+)
 from bakeoff.errors import BakeoffError
 from bakeoff.printable import markup
 
@@ -82,21 +89,9 @@ def _custom_task(o: dict[str, Any]) -> dict[str, Any] | None:
     """``--train-file`` and its column flags as a task, named by ``--task`` (as in ``run``)."""
     if o["train_file"] is None:
         if o["eval_file"] is not None:
-            raise BakeoffError(
-                "--eval-file needs --train-file too; give both, or only --train-file for a hold-out"
-            )
+            raise BakeoffError(EVAL_FILE_ALONE)
         return None
-    files = {
-        k: o[k] and str(Path(o[k]).expanduser().resolve()) for k in ("train_file", "eval_file")
-    }
-    return {
-        "name": o["task"] or "custom",
-        **files,
-        "text_column": o["text_column"],
-        "text_pair_column": o["text_pair_column"],
-        "label_column": o["label_column"],
-        "holdout_fraction": o["holdout"],
-    }
+    return custom_task_from_flags(o, o["task"] or "custom")
 
 
 def _show(o: dict[str, Any]) -> None:

@@ -24,7 +24,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bakeoff.cli.app import app, console, err_console, fail, split_values
+from bakeoff.cli.app import (
+    EVAL_FILE_ALONE,
+    app,
+    console,
+    custom_task_from_flags,
+    err_console,
+    fail,
+    split_values,
+)
 from bakeoff.errors import BakeoffError
 from bakeoff.printable import markup
 
@@ -178,21 +186,11 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
     task_files = [str(p) for p in o["task_file"] or []]
     if o["train_file"] is not None or o["dataset"] is not None:
         custom = {
-            "name": o["task_name"],
-            "train_file": str(Path(o["train_file"]).expanduser().resolve())
-            if o["train_file"]
-            else None,
-            "eval_file": str(Path(o["eval_file"]).expanduser().resolve())
-            if o["eval_file"]
-            else None,
+            **custom_task_from_flags(o, o["task_name"]),
             "dataset": o["dataset"],
             "config": o["dataset_config"],
             "train_split": o["train_split"] or "train",
             "eval_split": o["eval_split"],
-            "text_column": o["text_column"],
-            "text_pair_column": o["text_pair_column"],
-            "label_column": o["label_column"],
-            "holdout_fraction": o["holdout"],
         }
         from bakeoff.custom import parse_custom_config
 
@@ -201,9 +199,7 @@ def grid_from_flags(o: dict[str, Any]) -> Any:
         if o["task_name"] not in tasks:
             tasks.append(o["task_name"])
     elif o["eval_file"] is not None:
-        raise BakeoffError(
-            "--eval-file needs --train-file too; give both, or only --train-file for a hold-out"
-        )
+        raise BakeoffError(EVAL_FILE_ALONE)
     elif o["eval_split"] is not None or o["train_split"] is not None:
         raise BakeoffError("--train-split/--eval-split need --dataset (a Hugging Face dataset id)")
     if tasks:
