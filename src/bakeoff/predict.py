@@ -59,7 +59,7 @@ from typing import Any
 
 from bakeoff.artifacts import write_json_atomic
 from bakeoff.classifier import INVALID, Classifier
-from bakeoff.data import Example, json_kind
+from bakeoff.data import WIDE_BOMS, Example, json_kind
 from bakeoff.errors import BakeoffError
 
 #: rows per chunk: large enough that length sorting inside a chunk pads little and that every
@@ -463,8 +463,6 @@ def _long_csv_fields() -> Iterator[None]:
 
 
 #: what the first bytes of a file say it is, when its name says otherwise
-_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 
@@ -508,7 +506,7 @@ def _check_encoding(path: Path, family: str) -> None:
         return
     if head == _PARQUET_MAGIC:
         raise BakeoffError(f"{path}: is a Parquet file; name it .parquet")
-    for name, marks in (("UTF-32", _UTF32_BOMS), ("UTF-16", _UTF16_BOMS)):
+    for name, marks in WIDE_BOMS:
         if head.startswith(marks):
             raise BakeoffError(
                 f"{path}: is {name} text (it starts with a {name} byte-order mark); re-save it "
